@@ -1,0 +1,3 @@
+from finintel.cli.app import main
+
+main()

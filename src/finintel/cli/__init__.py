@@ -1,0 +1,1 @@
+"""The ``finintel`` command line: a thin layer over the library."""

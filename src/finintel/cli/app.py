@@ -1,0 +1,226 @@
+"""``finintel`` CLI (typer + rich). Every command calls the library and renders its result.
+
+Contract: stdout carries only the requested format; messages, progress and colour go to stderr (colour and
+progress only on a TTY, never with ``NO_COLOR``). Exit codes: :class:`finintel.exitcodes.ExitCode`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from finintel import __version__
+from finintel.codes import load_profile
+from finintel.errors import FinintelError
+from finintel.exitcodes import ExitCode
+from finintel.problems import Severity
+
+app = typer.Typer(
+    name="finintel",
+    help="Financial-intelligence transaction graph analyzer: goAML/CSV/Parquet intake, validation, typed graph.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+_DEBUG = {"on": False}
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False)
+
+
+def _stdout_console() -> Console:
+    return Console(no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+    _stderr().print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+    return typer.Exit(int(code))
+
+
+@contextmanager
+def _text_console(output: Path | None) -> Iterator[Console]:
+    """Where text output goes: stdout (colour on a TTY), or a plain-text file."""
+    if output is None:
+        yield _stdout_console()
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8") as fh:
+            yield Console(file=fh, no_color=True, width=200, soft_wrap=True)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror}") from None
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror}") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"finintel {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and values in error messages.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _DEBUG["on"] = debug
+
+
+class ValidateFormat(StrEnum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+class OutFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+ProfileOpt = Annotated[
+    Path | None,
+    typer.Option("--profile", help="goAML profile TOML layered over the default (code lists, mandatory elements)."),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")
+]
+
+
+def _progress_enabled(fmt: str, output: Path | None) -> bool:
+    return fmt == "text" and output is None and sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[str], typer.Argument(help="goAML XML files, dataset folders, folders to search, globs.")],
+    fmt: Annotated[ValidateFormat, typer.Option("--format", "-f", help="Output format.")] = ValidateFormat.text,
+    profile: ProfileOpt = None,
+    output: OutputOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings count as failures too.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Text: only files with problems.")] = False,
+) -> None:
+    """Check goAML reports (schema, code lists, semantics) and tabular datasets.
+
+    Exit 0 when every file is valid, 1 when a file has errors (or warnings with --strict), 2 when an input is
+    unreadable or refused (hostile XML) or the command is misused.
+    """
+    from finintel.render import validation as render
+    from finintel.validate import validate_paths
+
+    prof = load_profile(profile)
+    threshold = Severity.WARNING if strict else Severity.ERROR
+    console = _stderr()
+    if _progress_enabled(fmt.value, output):
+        with console.status("validating…") as status:
+            report = validate_paths(
+                paths, prof, threshold=threshold, progress=lambda item: status.update(f"validating {item.path}")
+            )
+    else:
+        report = validate_paths(paths, prof, threshold=threshold)
+    if fmt is ValidateFormat.text:
+        with _text_console(output) as out:
+            render.to_text(report, out, quiet=quiet)
+    else:
+        _write_output(render.RENDERERS[fmt.value](report), output)
+    if report.fatal:
+        raise typer.Exit(int(ExitCode.USAGE))
+    raise typer.Exit(int(ExitCode.OK if report.valid else ExitCode.FINDINGS))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="goAML XML files, dataset folders, stores, folders, globs.")],
+    out: Annotated[Path, typer.Option("--out", help="Store folder to write (replaced atomically).")],
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+    profile: ProfileOpt = None,
+    graphml: Annotated[Path | None, typer.Option("--graphml", help="Also export the graph as GraphML.")] = None,
+    gexf: Annotated[Path | None, typer.Option("--gexf", help="Also export the graph as GEXF.")] = None,
+    dataset: Annotated[
+        Path | None, typer.Option("--dataset", help="Also write the resolved canonical dataset (Parquet) here.")
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Read reports and datasets, resolve entities across reports, and write a columnar store.
+
+    Prints records read / stored / rejected (they always reconcile); rejected records with their reasons are in
+    STORE/rejects.csv. Exit 0 when nothing was rejected, 1 when records were rejected, 2 when an input could not be
+    read at all (the rest is still ingested) or on misuse.
+    """
+    from finintel.formats.tabular import write_dataset
+    from finintel.graph import build_graph, write_graph
+    from finintel.ingest import ingest as run_ingest
+    from finintel.render import ingest as render
+
+    prof = load_profile(profile)
+    console = _stderr()
+    if _progress_enabled(fmt.value, output):
+        with console.status("reading…") as status:
+            result = run_ingest(paths, prof, progress=lambda item: status.update(f"reading {item.path}"))
+    else:
+        result = run_ingest(paths, prof)
+    result.store.save(out)
+    if dataset is not None:
+        write_dataset(result.store.tables, dataset)
+    if graphml is not None or gexf is not None:
+        g = build_graph(result.store)
+        for target in (graphml, gexf):
+            if target is not None:
+                write_graph(g, target)
+    if fmt is OutFormat.json:
+        _write_output(render.to_json(result, out), output)
+    else:
+        with _text_console(output) as console_out:
+            render.to_text(result, out, console_out)
+    if result.unreadable:
+        raise typer.Exit(int(ExitCode.USAGE))
+    raise typer.Exit(int(ExitCode.FINDINGS if result.rejected_total else ExitCode.OK))
+
+
+def main() -> None:
+    """Entry point with the single error boundary: project errors -> one line on stderr, exit 2.
+
+    typer's standalone mode already turns usage errors into exit 2 and ``typer.Exit`` into its code."""
+    try:
+        app()
+    except FinintelError as exc:
+        if _DEBUG["on"]:
+            traceback.print_exc()
+        _stderr().print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        sys.exit(int(ExitCode.USAGE))
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # the one place that turns a bug into a message
+        if _DEBUG["on"]:
+            traceback.print_exc()
+        _stderr().print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}. Run with --debug for the traceback "
+            "and please report it.",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(int(ExitCode.USAGE))

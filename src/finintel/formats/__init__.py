@@ -1,0 +1,1 @@
+"""Readers and writers of input formats: goAML XML and the canonical tabular dataset."""

@@ -1,0 +1,1 @@
+"""goAML XML (UNODC) reports: schema description, safe streaming reader, writer."""

@@ -1,0 +1,574 @@
+"""Ingest: inputs (goAML files, tabular datasets) -> resolved :class:`~finintel.store.Store`.
+
+Counts always reconcile: for reports, transactions and report parties, ``read = stored + rejected``; every rejected
+record is a row of the ``rejects`` table naming file, line, element path and the reasons. Party and account
+*mentions* of stored records are all kept (``party_mentions``/``account_mentions``) and resolve to fewer entities.
+
+A goAML file that is not well-formed, or is refused for safety, is rejected whole: storing the first half of a
+truncated report would make an incomplete report look complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from finintel import codes
+from finintel.codes import Profile
+from finintel.errors import InputError
+from finintel.formats import tabular
+from finintel.formats.goaml.reader import (
+    GoamlReader,
+    Mention,
+    PartyUnit,
+    RejectedUnit,
+    ReportUnit,
+    TransactionUnit,
+    sha256_file,
+)
+from finintel.model import Account
+from finintel.problems import Problem, Severity, make_problem
+from finintel.resolve import resolve_accounts, resolve_parties
+from finintel.store import DATASET_TABLES, SCHEMAS, Store, conform, frame_from_rows
+
+RECORD_KINDS = ("reports", "transactions", "report_parties")
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    path: Path
+    kind: str  # goaml | tabular | store
+
+
+@dataclass
+class Counts:
+    read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS, 0))
+    stored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS, 0))
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECORD_KINDS, 0))
+
+    def add(self, bucket: str, kind: str, n: int = 1) -> None:
+        target = getattr(self, bucket)
+        target[kind] = target.get(kind, 0) + n
+
+    def reconciles(self) -> bool:
+        kinds = set(self.read) | set(self.stored) | set(self.rejected)
+        return all(self.read.get(k, 0) == self.stored.get(k, 0) + self.rejected.get(k, 0) for k in kinds)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        kinds = sorted(set(self.read) | set(self.stored) | set(self.rejected), key=_kind_order)
+        return {
+            k: {"read": self.read.get(k, 0), "stored": self.stored.get(k, 0), "rejected": self.rejected.get(k, 0)}
+            for k in kinds
+        }
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    order = ["reports", "transactions", "report_parties", "parties", "accounts", "relations"]
+    return (order.index(kind) if kind in order else len(order), kind)
+
+
+@dataclass
+class FileSummary:
+    file: str
+    kind: str
+    sha256: str | None
+    status: str  # ingested | rejected | unreadable | duplicate-file
+    reports: int = 0
+    transactions: int = 0
+    problems: int = 0
+
+
+@dataclass
+class IngestResult:
+    store: Store
+    counts: Counts
+    problems: list[Problem]
+    files: list[FileSummary]
+    entities: dict[str, int]
+
+    @property
+    def unreadable(self) -> list[FileSummary]:
+        return [f for f in self.files if f.status == "unreadable"]
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.counts.rejected.values())
+
+
+def discover(paths: Iterable[str | Path]) -> list[Input]:
+    """Expand files, folders (recursively) and globs into typed inputs, in a stable order."""
+    found: list[Input] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, kind: str) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(Input(path, kind))
+
+    def walk(folder: Path) -> None:
+        if (folder / "store.json").is_file():
+            add(folder, "store")
+            return
+        if tabular.is_dataset(folder):
+            add(folder, "tabular")
+            return
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as exc:
+            raise InputError(f"cannot list folder: {exc.strerror}", file=str(folder)) from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                walk(entry)
+            elif entry.suffix.lower() == ".xml":
+                add(entry, "goaml")
+
+    for raw in paths:
+        text = str(raw)
+        candidates = [Path(p) for p in sorted(glob.glob(text))] if glob.has_magic(text) else [Path(text)]
+        if not candidates:
+            raise InputError("no file matches this pattern", file=text)
+        for path in candidates:
+            if path.is_dir():
+                walk(path)
+            elif path.is_file() or path.suffix.lower() == ".xml":
+                if path.suffix.lower() in (".csv", ".parquet") and tabular.is_dataset(path.parent):
+                    add(path.parent, "tabular")
+                else:
+                    add(path, "goaml")
+            else:
+                raise InputError("no such file or folder", file=text)
+    return found
+
+
+def _model_row(model: Any) -> dict[str, Any]:
+    return dict(model.__dict__)
+
+
+@dataclass
+class _Buffer:
+    """What one goAML file contributed; committed to the builder only if the file is readable to the end."""
+
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    party_mentions: list[dict[str, Any]] = field(default_factory=list)
+    account_mentions: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    tx_report: list[str | None] = field(default_factory=list)
+    parties_by_report: dict[str | None, int] = field(default_factory=dict)
+    rejected_parties_by_report: dict[str | None, int] = field(default_factory=dict)
+
+    def add_mentions(self, mentions: list[Mention]) -> None:
+        for m in mentions:
+            row = _model_row(m.entity)
+            row.update(
+                mention_id=row.get("party_id") or row.get("account_id"),
+                report_id=m.provenance.report_id,
+                file=m.provenance.file,
+                line=m.provenance.line,
+                path=m.provenance.path,
+                role=m.role,
+                my_client=m.my_client,
+                jurisdiction=m.jurisdiction,
+            )
+            if isinstance(m.entity, Account):
+                self.account_mentions.append(row)
+            else:
+                self.party_mentions.append(row)
+
+
+def _reject_row(unit: RejectedUnit) -> dict[str, Any]:
+    return {
+        "kind": unit.kind,
+        "ref": unit.ref,
+        "file": unit.provenance.file,
+        "line": unit.provenance.line,
+        "path": unit.provenance.path,
+        "report_id": unit.provenance.report_id,
+        "codes": sorted({p.code for p in unit.reasons}),
+        "reasons": "; ".join(p.message for p in unit.reasons),
+    }
+
+
+class Ingestor:
+    """Accumulates inputs; :meth:`finish` resolves entities and returns the store."""
+
+    def __init__(self, profile: Profile | None = None, *, now: dt.datetime | None = None) -> None:
+        self.profile = profile or codes.default_profile()
+        self.now = now
+        self.counts = Counts()
+        self.problems: list[Problem] = []
+        self.files: list[FileSummary] = []
+        self._buf = _Buffer()
+        self._tabular: list[dict[str, pl.DataFrame]] = []
+        self._tx_seen: dict[str, str] = {}
+        self._reports_seen: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}
+        self._file_index = 0
+
+    # -- goAML ----------------------------------------------------------------------------------------------------
+
+    def add_goaml(self, path: Path) -> FileSummary:
+        self._file_index += 1
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            p = make_problem("FI-R001", file=str(path), reason=exc.strerror or str(exc))
+            self.problems.append(p)
+            summary = FileSummary(str(path), "goaml", None, "unreadable", problems=1)
+            self.files.append(summary)
+            return summary
+        if digest in self._hashes:
+            summary = FileSummary(str(path), "goaml", digest, f"duplicate-file of {self._hashes[digest]}")
+            self.files.append(summary)
+            return summary
+        self._hashes[digest] = str(path)
+        reader = GoamlReader(path, self.profile, mention_prefix=f"m{self._file_index}.", now=self.now, sha256=digest)
+        buf = _Buffer()
+        for unit in reader:
+            if isinstance(unit, TransactionUnit):
+                tx = _model_row(unit.transaction)
+                tx["source_file"] = unit.provenance.file
+                tx["source_line"] = unit.provenance.line
+                buf.transactions.append(tx)
+                buf.add_mentions(unit.mentions)
+                buf.relations.extend(_model_row(r) for r in unit.relations)
+            elif isinstance(unit, PartyUnit):
+                buf.add_mentions(unit.mentions)
+                buf.relations.extend(_model_row(r) for r in unit.relations)
+                rid = unit.provenance.report_id
+                buf.parties_by_report[rid] = buf.parties_by_report.get(rid, 0) + 1
+            elif isinstance(unit, ReportUnit):
+                buf.reports.append(_model_row(unit.report))
+                buf.add_mentions(unit.mentions)
+            elif isinstance(unit, RejectedUnit):
+                buf.rejects.append(_reject_row(unit))
+                if unit.kind == "report_parties":
+                    rid = unit.provenance.report_id
+                    buf.rejected_parties_by_report[rid] = buf.rejected_parties_by_report.get(rid, 0) + 1
+        self.problems.extend(reader.problems)
+        read_reports = reader.stats["reports"]
+        read_tx = reader.stats["transactions"]
+        read_parties = reader.stats["report_parties"]
+        self.counts.add("read", "reports", read_reports)
+        self.counts.add("read", "transactions", read_tx)
+        self.counts.add("read", "report_parties", read_parties)
+        broken = reader.fatal or any(p.code in ("FI-R002", "FI-R004", "FI-R006") for p in reader.problems)
+        if broken:
+            reason = next(p for p in reader.problems if p.code.startswith("FI-R"))
+            self._reject_file(path, digest, reader, reason, read_reports, read_tx, read_parties)
+            summary = FileSummary(
+                str(path),
+                "goaml",
+                digest,
+                "unreadable" if reader.fatal else "rejected",
+                read_reports,
+                read_tx,
+                len(reader.problems),
+            )
+            self.files.append(summary)
+            return summary
+        self._commit(buf)
+        summary = FileSummary(str(path), "goaml", digest, "ingested", read_reports, read_tx, len(reader.problems))
+        self.files.append(summary)
+        return summary
+
+    def _reject_file(
+        self, path: Path, digest: str, reader: GoamlReader, reason: Problem, reports: int, txs: int, parties: int
+    ) -> None:
+        base = {
+            "file": str(path),
+            "line": reason.line,
+            "path": None,
+            "report_id": None,
+            "codes": [reason.code],
+            "reasons": f"file rejected whole: {reason.message}",
+        }
+        rows = []
+        for kind, n in (("reports", reports), ("transactions", txs), ("report_parties", parties)):
+            if n:
+                rows.append({**base, "kind": kind, "ref": f"{n} {kind} in this file"})
+                self.counts.add("rejected", kind, n)
+        if not rows:
+            rows.append({**base, "kind": "file", "ref": None})
+        self._buf.rejects.extend(rows)
+        del digest, reader
+
+    def _commit(self, buf: _Buffer) -> None:
+        main = self._buf
+        duplicate_reports: set[str] = set()
+        for rep in buf.reports:
+            rid = rep["report_id"]
+            if rid in self._reports_seen:
+                duplicate_reports.add(rid)
+                p = make_problem(
+                    "FI-V012",
+                    file=rep["source_file"],
+                    path="/report",
+                    ref=rid,
+                    first=self._reports_seen[rid],
+                )
+                self.problems.append(p)
+                main.rejects.append(
+                    {
+                        "kind": "reports",
+                        "ref": rid,
+                        "file": rep["source_file"],
+                        "line": None,
+                        "path": "/report",
+                        "report_id": rid,
+                        "codes": [p.code],
+                        "reasons": p.message,
+                    }
+                )
+                self.counts.add("rejected", "reports")
+            else:
+                self._reports_seen[rid] = rep["source_file"]
+                main.reports.append(rep)
+                self.counts.add("stored", "reports")
+        for tx in buf.transactions:
+            if tx["report_id"] in duplicate_reports:
+                main.rejects.append(self._dup_row(tx, "report already ingested"))
+                self.counts.add("rejected", "transactions")
+                continue
+            tid = tx["transaction_id"]
+            first = self._tx_seen.get(tid)
+            if first is not None:
+                p = make_problem(
+                    "FI-V002",
+                    file=tx["source_file"],
+                    line=tx["source_line"],
+                    path="transactionnumber",
+                    ref=tx["transaction_number"],
+                    value=tx["transaction_number"],
+                    first=first,
+                )
+                self.problems.append(p)
+                main.rejects.append(self._dup_row(tx, p.message, p.code))
+                self.counts.add("rejected", "transactions")
+                continue
+            self._tx_seen[tid] = f"{tx['source_file']}:{tx['source_line']}"
+            main.transactions.append(tx)
+            self.counts.add("stored", "transactions")
+        for reject in buf.rejects:
+            main.rejects.append(reject)
+            self.counts.add("rejected", reject["kind"])
+        for rid, n in buf.parties_by_report.items():
+            if rid in duplicate_reports:
+                main.rejects.append(
+                    {
+                        "kind": "report_parties",
+                        "ref": f"{n} parties",
+                        "file": None,
+                        "line": None,
+                        "path": None,
+                        "report_id": rid,
+                        "codes": ["FI-V012"],
+                        "reasons": "report already ingested",
+                    }
+                )
+                self.counts.add("rejected", "report_parties", n)
+            else:
+                self.counts.add("stored", "report_parties", n)
+        keep = [m for m in buf.party_mentions if m["report_id"] not in duplicate_reports]
+        main.party_mentions.extend(keep)
+        main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
+        main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
+
+    @staticmethod
+    def _dup_row(tx: dict[str, Any], reason: str, code: str = "FI-V012") -> dict[str, Any]:
+        return {
+            "kind": "transactions",
+            "ref": tx["transaction_number"],
+            "file": tx["source_file"],
+            "line": tx["source_line"],
+            "path": None,
+            "report_id": tx["report_id"],
+            "codes": [code],
+            "reasons": reason,
+        }
+
+    # -- tabular ---------------------------------------------------------------------------------------------------
+
+    def add_tabular(self, folder: Path) -> FileSummary:
+        result = tabular.read_dataset(folder)
+        self.problems.extend(result.problems)
+        for table, n in result.read.items():
+            self.counts.add("read", table, n)
+        rejected: dict[str, int] = {}
+        for r in result.rejects:
+            n = 1
+            if r["line"] is None and r["codes"] == ["FI-T001"]:
+                n = result.read.get(r["kind"], 0)
+            rejected[r["kind"]] = rejected.get(r["kind"], 0) + n
+        for table in result.read:
+            self.counts.add("rejected", table, rejected.get(table, 0))
+            self.counts.add("stored", table, result.tables[table].height)
+        self._buf.rejects.extend(result.rejects)
+        self._tabular.append(result.tables)
+        fatal = any(p.severity is Severity.FATAL for p in result.problems)
+        summary = FileSummary(
+            str(folder),
+            "tabular",
+            None,
+            "unreadable" if fatal else "ingested",
+            result.tables["reports"].height,
+            result.tables["transactions"].height,
+            len(result.problems),
+        )
+        self.files.append(summary)
+        return summary
+
+    def add_store(self, folder: Path) -> FileSummary:
+        store = Store.load(folder)
+        tables = {name: store.tables[name] for name in DATASET_TABLES}
+        for table, frame in tables.items():
+            self.counts.add("read", table, frame.height)
+            self.counts.add("stored", table, frame.height)
+        self._tabular.append(tables)
+        summary = FileSummary(str(folder), "store", None, "ingested", store.reports.height, store.transactions.height)
+        self.files.append(summary)
+        return summary
+
+    def add(self, item: Input) -> FileSummary:
+        if item.kind == "goaml":
+            return self.add_goaml(item.path)
+        if item.kind == "tabular":
+            return self.add_tabular(item.path)
+        return self.add_store(item.path)
+
+    # -- resolution --------------------------------------------------------------------------------------------------
+
+    def finish(self) -> IngestResult:
+        buf = self._buf
+        parties_res = resolve_parties(buf.party_mentions)
+        accounts_res = resolve_accounts(buf.account_mentions)
+        ids = {**parties_res.entity_of, **accounts_res.entity_of}
+
+        for m in buf.party_mentions:
+            m["match_keys"] = parties_res.keys_of[m["mention_id"]]
+            m["party_id"] = parties_res.entity_of[m["mention_id"]]
+        for m in buf.account_mentions:
+            m["match_keys"] = accounts_res.keys_of[m["mention_id"]]
+            m["account_id"] = accounts_res.entity_of[m["mention_id"]]
+        for tx in buf.transactions:
+            for col in ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id"):
+                if tx.get(col) is not None:
+                    tx[col] = ids[tx[col]]
+        for rel in buf.relations:
+            rel["source_id"] = ids[rel["source_id"]]
+            rel["target_id"] = ids[rel["target_id"]]
+
+        party_mentions = frame_from_rows("party_mentions", buf.party_mentions)
+        account_mentions = frame_from_rows("account_mentions", buf.account_mentions)
+        order = _report_order(buf.reports)
+        parties = _merge_entities(party_mentions, "party_id", "parties", parties_res.basis, order)
+        accounts = _merge_entities(account_mentions, "account_id", "accounts", accounts_res.basis, order)
+        relations = _dedupe_relations(frame_from_rows("relations", buf.relations))
+        tables = {
+            "parties": parties,
+            "accounts": accounts,
+            "transactions": frame_from_rows("transactions", buf.transactions),
+            "relations": relations,
+            "reports": frame_from_rows("reports", buf.reports),
+        }
+        for extra in self._tabular:
+            for name, frame in extra.items():
+                tables[name] = pl.concat([tables[name], conform(name, frame)], how="vertical")
+        tables["transactions"] = tables["transactions"].sort(["timestamp", "transaction_id"])
+        tables["party_mentions"] = party_mentions
+        tables["account_mentions"] = account_mentions
+        tables["rejects"] = frame_from_rows("rejects", buf.rejects)
+        tables["problems"] = frame_from_rows("problems", [p.to_dict() for p in self.problems])
+        meta = {
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "profile": self.profile.name,
+            "inputs": [{"file": f.file, "kind": f.kind, "sha256": f.sha256, "status": f.status} for f in self.files],
+            "ingest_counts": self.counts.to_dict(),
+        }
+        store = Store(tables=tables, meta=meta)
+        entities = {
+            "party_mentions": party_mentions.height,
+            "parties": tables["parties"].height,
+            "account_mentions": account_mentions.height,
+            "accounts": tables["accounts"].height,
+            "relations": tables["relations"].height,
+        }
+        meta["entities"] = entities
+        return IngestResult(
+            store=store, counts=self.counts, problems=self.problems, files=self.files, entities=entities
+        )
+
+
+def _report_order(reports: list[dict[str, Any]]) -> dict[str, int]:
+    ranked = sorted(reports, key=lambda r: (r.get("submission_date") or dt.datetime.max, r["report_id"]))
+    return {r["report_id"]: i for i, r in enumerate(ranked)}
+
+
+def _merge_entities(
+    mentions: pl.DataFrame, id_col: str, table: str, basis: dict[str, str], order: dict[str, int]
+) -> pl.DataFrame:
+    """One row per entity: for each attribute the value of the earliest report that gives one."""
+    if mentions.height == 0:
+        return conform(table, pl.DataFrame())
+    columns = [c for c in SCHEMAS[table] if c in mentions.columns and c != id_col]
+    ranked = mentions.with_columns(
+        pl.col("report_id").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_rank")
+    ).sort(["_rank", "file", "line"])
+    merged = ranked.group_by(id_col, maintain_order=True).agg(
+        [pl.col(c).drop_nulls().first().alias(c) for c in columns]
+        + [
+            pl.len().cast(pl.Int64).alias("mention_count"),
+            pl.col("report_id").n_unique().cast(pl.Int64).alias("report_count"),
+        ]
+    )
+    merged = merged.with_columns(
+        pl.col(id_col).replace_strict(basis, default="single", return_dtype=pl.String).alias("match_basis")
+    )
+    return conform(table, merged).sort(id_col)
+
+
+def _dedupe_relations(relations: pl.DataFrame) -> pl.DataFrame:
+    """The same link stated by several reports is one relation (first non-null share/role kept)."""
+    if relations.height == 0:
+        return relations.with_columns(pl.lit(None, dtype=pl.Int64).alias("report_count")).pipe(
+            lambda f: conform("relations", f)
+        )
+    keys = ["kind", "source_id", "target_id"]
+    other = [c for c in SCHEMAS["relations"] if c not in (*keys, "relation_id", "report_count")]
+    merged = relations.group_by(keys, maintain_order=True).agg(
+        [pl.col(c).drop_nulls().first().alias(c) for c in other]
+        + [pl.col("report_id").n_unique().cast(pl.Int64).alias("report_count")]
+    )
+    merged = merged.with_columns(
+        pl.concat_str(
+            [pl.lit("rel_"), pl.col("kind"), pl.lit(":"), pl.col("source_id"), pl.lit(">"), pl.col("target_id")]
+        ).alias("relation_id")
+    )
+    return conform("relations", merged).sort("relation_id")
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    profile: Profile | None = None,
+    *,
+    now: dt.datetime | None = None,
+    progress: Callable[[Input], None] | None = None,
+) -> IngestResult:
+    """Read every input and return the resolved store with reconciled counts (nothing is written)."""
+    inputs = discover(paths)
+    ingestor = Ingestor(profile, now=now)
+    for item in inputs:
+        if progress is not None:
+            progress(item)
+        ingestor.add(item)
+    return ingestor.finish()

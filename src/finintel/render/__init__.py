@@ -1,0 +1,1 @@
+"""Renderers: turn library results into text (rich), JSON and JUnit. The CLI picks one by ``--format``."""

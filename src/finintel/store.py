@@ -1,0 +1,260 @@
+"""The columnar store: resolved tables as polars frames, persisted as Parquet.
+
+Table schemas are derived from the pydantic model (:mod:`finintel.model`) plus a few store-only columns, so the
+model, the store, the tabular format and ``docs/formats.md`` cannot drift apart (a test compares them).
+
+A store folder holds one Parquet file per table and ``store.json`` (format version, finintel version, inputs with
+their SHA-256, counts). :meth:`Store.save` writes to a temporary sibling folder and renames it into place, so an
+interrupted write leaves the previous store intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import types
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel
+
+from finintel import __version__
+from finintel.errors import StoreError
+from finintel.model import Account, Organization, Person, Relation, Report, Transaction
+
+STORE_FORMAT_VERSION = 1
+MONEY = pl.Decimal(38, 18)
+
+
+def _dtype(annotation: Any) -> pl.DataType:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _dtype(args[0])
+    if origin is typing.Literal:
+        return pl.String()
+    if origin is list:
+        return pl.List(_dtype(typing.get_args(annotation)[0]))
+    if origin is typing.Annotated:
+        return _dtype(typing.get_args(annotation)[0])
+    if annotation is str:
+        return pl.String()
+    if annotation is bool:
+        return pl.Boolean()
+    if annotation is int:
+        return pl.Int64()
+    if annotation is Decimal:
+        return MONEY
+    if annotation is dt.datetime:
+        return pl.Datetime("us")
+    if annotation is dt.date:
+        return pl.Date()
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return pl.String()
+    raise TypeError(f"no column type for {annotation!r}")
+
+
+def model_schema(*models: type[BaseModel]) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            if name not in schema:
+                schema[name] = _dtype(info.annotation)
+    return schema
+
+
+_PARTY_EXTRA = {"mention_count": pl.Int64(), "report_count": pl.Int64(), "match_basis": pl.String()}
+_ACCOUNT_EXTRA = {"mention_count": pl.Int64(), "report_count": pl.Int64(), "match_basis": pl.String()}
+_TX_EXTRA = {"source_file": pl.String(), "source_line": pl.Int64()}
+_REL_EXTRA = {"report_count": pl.Int64()}
+_MENTION_EXTRA = {
+    "mention_id": pl.String(),
+    "report_id": pl.String(),
+    "file": pl.String(),
+    "line": pl.Int64(),
+    "path": pl.String(),
+    "role": pl.String(),
+    "my_client": pl.Boolean(),
+    "jurisdiction": pl.String(),
+    "match_keys": pl.List(pl.String()),
+}
+
+#: Table name -> polars schema of the stored table.
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "parties": {**model_schema(Person, Organization), **_PARTY_EXTRA},
+    "accounts": {**model_schema(Account), **_ACCOUNT_EXTRA},
+    "transactions": {**model_schema(Transaction), **_TX_EXTRA},
+    "relations": {**model_schema(Relation), **_REL_EXTRA},
+    "reports": model_schema(Report),
+    "party_mentions": {**_MENTION_EXTRA, **model_schema(Person, Organization)},
+    "account_mentions": {**_MENTION_EXTRA, **model_schema(Account)},
+    "rejects": {
+        "kind": pl.String(),
+        "ref": pl.String(),
+        "file": pl.String(),
+        "line": pl.Int64(),
+        "path": pl.String(),
+        "report_id": pl.String(),
+        "codes": pl.List(pl.String()),
+        "reasons": pl.String(),
+    },
+    "problems": {
+        "code": pl.String(),
+        "name": pl.String(),
+        "severity": pl.String(),
+        "file": pl.String(),
+        "line": pl.Int64(),
+        "path": pl.String(),
+        "ref": pl.String(),
+        "message": pl.String(),
+    },
+}
+
+#: The tables of the canonical dataset (what users exchange); the others are the store's own bookkeeping.
+DATASET_TABLES = ("parties", "accounts", "transactions", "relations", "reports")
+
+
+def empty_frame(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=SCHEMAS[table])
+
+
+def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Add missing columns as nulls, cast to the table schema, order columns as the schema does."""
+    schema = SCHEMAS[table]
+    cols = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            cols.append(pl.col(name).cast(dtype, strict=True))
+        else:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(cols)
+
+
+def frame_from_rows(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    if not rows:
+        return empty_frame(table)
+    schema = SCHEMAS[table]
+    data = {name: [r.get(name) for r in rows] for name in schema}
+    return pl.DataFrame(data, schema=schema, strict=False)
+
+
+@dataclass
+class Store:
+    """All tables of one analysis, plus metadata (``store.json``)."""
+
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in SCHEMAS:
+            if name not in self.tables:
+                self.tables[name] = empty_frame(name)
+
+    # convenient accessors
+    @property
+    def parties(self) -> pl.DataFrame:
+        return self.tables["parties"]
+
+    @property
+    def accounts(self) -> pl.DataFrame:
+        return self.tables["accounts"]
+
+    @property
+    def transactions(self) -> pl.DataFrame:
+        return self.tables["transactions"]
+
+    @property
+    def relations(self) -> pl.DataFrame:
+        return self.tables["relations"]
+
+    @property
+    def reports(self) -> pl.DataFrame:
+        return self.tables["reports"]
+
+    def counts(self) -> dict[str, int]:
+        return {name: frame.height for name, frame in self.tables.items()}
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+
+    def save(self, path: Path, *, csv_tables: tuple[str, ...] = ("rejects", "problems")) -> None:
+        """Write atomically: a temporary sibling folder renamed into place; the old store survives a crash.
+
+        ``csv_tables`` are also written as CSV for people to read (lists joined with ``|``)."""
+        path = Path(path)
+        parent = path.resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not (path / "store.json").exists():
+            raise StoreError("refusing to overwrite a folder that is not a finintel store", file=str(path))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+        try:
+            for name, frame in self.tables.items():
+                frame.write_parquet(tmp / f"{name}.parquet", compression="zstd", statistics=True)
+                if name in csv_tables:
+                    frame.with_columns(
+                        [pl.col(c).list.join("|") for c, t in frame.schema.items() if isinstance(t, pl.List)]
+                    ).write_csv(tmp / f"{name}.csv")
+            meta = {
+                **self.meta,
+                "format": "finintel-store",
+                "format_version": STORE_FORMAT_VERSION,
+                "finintel_version": __version__,
+                "counts": self.counts(),
+            }
+            (tmp / "store.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+            _fsync_dir(tmp)
+            old: Path | None = None
+            if path.exists():
+                old = parent / f".{path.name}.old-{os.getpid()}"
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path, tables: tuple[str, ...] | None = None) -> Store:
+        path = Path(path)
+        meta_file = path / "store.json"
+        if not meta_file.is_file():
+            raise StoreError("not a finintel store (no store.json)", file=str(path))
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"store.json unreadable: {exc}", file=str(meta_file)) from None
+        if meta.get("format_version") != STORE_FORMAT_VERSION:
+            raise StoreError(
+                f"store format version {meta.get('format_version')} is not supported (expected "
+                f"{STORE_FORMAT_VERSION}); re-ingest the inputs",
+                file=str(path),
+            )
+        frames: dict[str, pl.DataFrame] = {}
+        for name in tables or tuple(SCHEMAS):
+            f = path / f"{name}.parquet"
+            if not f.is_file():
+                raise StoreError(f"table {name} missing", file=str(path))
+            try:
+                frames[name] = conform(name, pl.read_parquet(f))
+            except Exception as exc:  # polars/arrow raise many types for corrupt files
+                raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
+        return cls(tables=frames, meta=meta)
+
+
+def _fsync_dir(path: Path) -> None:
+    for f in path.iterdir():
+        with f.open("rb") as fh:
+            os.fsync(fh.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
