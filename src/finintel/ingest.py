@@ -35,7 +35,7 @@ from finintel.formats.goaml.reader import (
 from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
 from finintel.resolve import resolve_accounts, resolve_parties
-from finintel.store import DATASET_TABLES, SCHEMAS, Store, conform, frame_from_rows
+from finintel.store import SCHEMAS, Store, conform, frame_from_rows
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
 
@@ -315,6 +315,7 @@ class Ingestor:
                     file=rep["source_file"],
                     path="/report",
                     ref=rid,
+                    report=rid,
                     first=self._reports_seen[rid],
                 )
                 self.problems.append(p)
@@ -429,15 +430,11 @@ class Ingestor:
         return summary
 
     def add_store(self, folder: Path) -> FileSummary:
-        store = Store.load(folder)
-        tables = {name: store.tables[name] for name in DATASET_TABLES}
-        for table, frame in tables.items():
-            self.counts.add("read", table, frame.height)
-            self.counts.add("stored", table, frame.height)
-        self._tabular.append(tables)
-        summary = FileSummary(str(folder), "store", None, "ingested", store.reports.height, store.transactions.height)
-        self.files.append(summary)
-        return summary
+        raise InputError(
+            "is a finintel store; adding to an existing store is not supported yet: ingest the original inputs "
+            "together (re-ingesting is idempotent per file), or export it with --dataset and ingest that folder",
+            file=str(folder),
+        )
 
     def add(self, item: Input) -> FileSummary:
         if item.kind == "goaml":

@@ -306,7 +306,7 @@ CATALOGUE: dict[str, ProblemType] = {
             "duplicate-report",
             _E,
             "Report already ingested",
-            "report {ref!r} was already ingested from {first}; this copy is not stored",
+            "report {report!r} was already ingested from {first}; this copy is not stored",
             "Re-filed reports with the same reporting entity and entity_reference are stored once.",
         ),
         _t(

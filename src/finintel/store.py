@@ -129,6 +129,8 @@ def empty_frame(table: str) -> pl.DataFrame:
 def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Add missing columns as nulls, cast to the table schema, order columns as the schema does."""
     schema = SCHEMAS[table]
+    if frame.width == 0:  # selecting only literals would give one row, not zero
+        return empty_frame(table)
     cols = []
     for name, dtype in schema.items():
         if name in frame.columns:

@@ -6,17 +6,19 @@ progress only on a TTY, never with ``NO_COLOR``). Exit codes: :class:`finintel.e
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from finintel import __version__
 from finintel.codes import load_profile
@@ -75,6 +77,25 @@ def _write_output(text: str, output: Path | None) -> None:
             raise _fail(f"cannot write {output}: {exc.strerror}") from None
 
 
+P = ParamSpec("P")
+
+
+def handles_errors(func: Callable[P, None]) -> Callable[P, None]:
+    """The command-level error boundary: a project error becomes one line on stderr and exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            func(*args, **kwargs)
+        except FinintelError as exc:
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            _stderr().print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, highlight=False)
+            raise typer.Exit(int(ExitCode.USAGE)) from None
+
+    return wrapper
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"finintel {__version__}\n")
@@ -116,6 +137,7 @@ def _progress_enabled(fmt: str, output: Path | None) -> bool:
 
 
 @app.command()
+@handles_errors
 def validate(
     paths: Annotated[list[str], typer.Argument(help="goAML XML files, dataset folders, folders to search, globs.")],
     fmt: Annotated[ValidateFormat, typer.Option("--format", "-f", help="Output format.")] = ValidateFormat.text,
@@ -153,8 +175,9 @@ def validate(
 
 
 @app.command()
+@handles_errors
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="goAML XML files, dataset folders, stores, folders, globs.")],
+    paths: Annotated[list[str], typer.Argument(help="goAML XML files, dataset folders, folders to search, globs.")],
     out: Annotated[Path, typer.Option("--out", help="Store folder to write (replaced atomically).")],
     fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
     profile: ProfileOpt = None,
@@ -207,10 +230,8 @@ def main() -> None:
     typer's standalone mode already turns usage errors into exit 2 and ``typer.Exit`` into its code."""
     try:
         app()
-    except FinintelError as exc:
-        if _DEBUG["on"]:
-            traceback.print_exc()
-        _stderr().print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+    except FinintelError as exc:  # raised outside a command (e.g. while parsing options)
+        _stderr().print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, highlight=False)
         sys.exit(int(ExitCode.USAGE))
     except BrokenPipeError:
         sys.exit(0)
