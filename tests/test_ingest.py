@@ -191,3 +191,18 @@ def test_store_as_input_is_refused_clearly(sample, tmp_path: Path, cli) -> None:
     sample.store.save(tmp_path / "st")
     result = cli("ingest", tmp_path / "st", "--out", tmp_path / "st2", code=2)
     assert "not supported yet" in result.stderr
+
+
+def test_transfer_reported_by_both_banks_is_linked(sample) -> None:
+    tx = sample.store.transactions
+    mirrored = tx.filter(pl.col("mirror_of").is_not_null()).select("transaction_id", "mirror_of").rows()
+    assert mirrored == [("3307:NB-TX-551044", "1042:T-2026-88101")]  # LT bank's copy of the DE bank's record
+
+
+def test_mirror_needs_different_reporters_and_close_times(write, tmp_path: Path) -> None:
+    write("a.xml", report(transaction("1"), transaction("2", date="2026-09-20T10:00:00"), rentity="100", reference="A"))
+    write("b.xml", report(transaction("9"), rentity="200", reference="B"))  # same accounts/amount/time as "1"
+    write("c.xml", report(transaction("5", date="2026-09-01T11:00:00"), rentity="100", reference="C"))
+    tx = ingest([tmp_path], now=NOW).store.transactions
+    links = dict(tx.select("transaction_id", "mirror_of").rows())
+    assert links == {"100:1": None, "200:9": "100:1", "100:2": None, "100:5": None}

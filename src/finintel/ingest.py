@@ -481,7 +481,7 @@ class Ingestor:
         for extra in self._tabular:
             for name, frame in extra.items():
                 tables[name] = pl.concat([tables[name], conform(name, frame)], how="vertical")
-        tables["transactions"] = tables["transactions"].sort(["timestamp", "transaction_id"])
+        tables["transactions"] = link_mirrors(tables["transactions"]).sort(["timestamp", "transaction_id"])
         tables["party_mentions"] = party_mentions
         tables["account_mentions"] = account_mentions
         tables["rejects"] = frame_from_rows("rejects", buf.rejects)
@@ -552,6 +552,38 @@ def _dedupe_relations(relations: pl.DataFrame) -> pl.DataFrame:
         ).alias("relation_id")
     )
     return conform("relations", merged).sort("relation_id")
+
+
+MIRROR_WINDOW = dt.timedelta(days=3)
+
+
+def link_mirrors(tx: pl.DataFrame, window: dt.timedelta = MIRROR_WINDOW) -> pl.DataFrame:
+    """Mark transfers reported by both the sending and the receiving institution.
+
+    Two transactions are the same transfer when different reporting entities report them with the same resolved
+    from and to accounts, the same local amount and currency, and timestamps at most ``window`` apart. The copy with
+    the larger ``transaction_id`` gets ``mirror_of`` = the other's id. Exact amounts only: a transfer whose fees
+    make the two reports differ is not linked.
+    """
+    if tx.height == 0:
+        return tx
+    keys = ["from_account_id", "to_account_id", "amount_local", "currency_local"]
+    base = (
+        tx.select(["transaction_id", "report_id", "timestamp", *keys])
+        .filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
+        .with_columns(pl.col("transaction_id").str.split(":").list.first().alias("_entity"))
+    )
+    pairs = base.join(base, on=keys, suffix="_o").filter(
+        (pl.col("_entity") != pl.col("_entity_o"))
+        & (pl.col("transaction_id_o") < pl.col("transaction_id"))
+        & ((pl.col("timestamp") - pl.col("timestamp_o")).abs() <= window)
+    )
+    mirrors = pairs.group_by("transaction_id").agg(pl.col("transaction_id_o").min().alias("_mirror"))
+    return (
+        tx.join(mirrors, on="transaction_id", how="left")
+        .with_columns(pl.coalesce("mirror_of", "_mirror").alias("mirror_of"))
+        .drop("_mirror")
+    )
 
 
 def ingest(

@@ -192,6 +192,11 @@ class Transaction(_Row):
     conductor_party_id: str | None = None
     late_deposit: bool | None = None
     comments: str | None = None
+    mirror_of: str | None = Field(
+        default=None,
+        description="the same transfer as reported by another reporting entity (its transaction_id); "
+        "count each transfer once by skipping rows where this is set",
+    )
 
 
 class Relation(_Row):
