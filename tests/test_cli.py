@@ -59,10 +59,11 @@ def test_validate_json_matches_library(cli) -> None:
 def test_validate_junit_is_valid_junit(cli, tmp_path: Path) -> None:
     result = cli("validate", SAMPLE, "--format", "junit", code=1)
     root = ET.fromstring(result.stdout)
-    assert root.tag == "testsuites" and root.get("tests") == "5" and root.get("failures") == "1"
+    n_files = len(list(SAMPLE.rglob("*.xml"))) + 1  # + the synthetic tabular dataset
+    assert root.tag == "testsuites" and root.get("tests") == str(n_files) and root.get("failures") == "1"
     [suite] = root.findall("testsuite")
     cases = suite.findall("testcase")
-    assert len(cases) == 5 and all(c.get("name") and c.get("classname") for c in cases)
+    assert len(cases) == n_files and all(c.get("name") and c.get("classname") for c in cases)
     failed = [c for c in cases if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == [str(INVALID)]
     assert "FI-V001" in failed[0].find("failure").text
@@ -130,7 +131,7 @@ def test_ingest_sample_data(cli, tmp_path: Path) -> None:
 
 def test_ingest_json_counts_reconcile_and_rejects_exit_1(cli, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    result = cli("ingest", SAMPLE, "--out", store, "--format", "json", code=1)
+    result = cli("ingest", SAMPLE / "goaml", SAMPLE / "invalid", "--out", store, "--format", "json", code=1)
     data = json.loads(result.stdout)
     assert data["reconciled"] is True
     tx = data["counts"]["transactions"]

@@ -12,7 +12,7 @@ def test_generated_docs_are_current() -> None:
 
 def test_every_command_has_help(cli) -> None:
     top = cli("--help").stdout
-    for command in ("validate", "ingest"):
+    for command in ("validate", "ingest", "synth"):
         assert command in top
         out = cli(command, "--help").stdout
         assert "Usage:" in out and "Exit" in out
@@ -31,3 +31,11 @@ def test_architecture_doc_names_every_module() -> None:
         if module.name in ("__init__.py", "__main__.py") or "render" in rel.parts:
             continue
         assert str(rel).replace("/", ".").removeprefix("finintel.") in text, rel
+
+
+def test_synth_doc_names_every_knob() -> None:
+    from finintel.synth.config import TYPOLOGIES, Knobs, SynthConfig
+
+    text = (ROOT / "docs" / "synth.md").read_text()
+    for name in (*Knobs.model_fields, *SynthConfig.model_fields, *TYPOLOGIES):
+        assert f"`{name}`" in text, name

@@ -206,3 +206,14 @@ def test_mirror_needs_different_reporters_and_close_times(write, tmp_path: Path)
     tx = ingest([tmp_path], now=NOW).store.transactions
     links = dict(tx.select("transaction_id", "mirror_of").rows())
     assert links == {"100:1": None, "200:9": "100:1", "100:2": None, "100:5": None}
+
+
+def test_goaml_and_tabular_twins_merge_without_duplicates() -> None:
+    """sample_data/synth holds the same transactions as goAML and as a dataset: ingesting both keeps one copy."""
+    result = ingest([SAMPLE / "synth" / "goaml", SAMPLE / "synth" / "tabular"], now=NOW)
+    tx = result.store.transactions
+    assert not tx["transaction_id"].is_duplicated().any()
+    assert result.counts.rejected["transactions"] == tx.height  # every tabular row was already read from goAML
+    assert result.counts.reconciles()
+    for table, key in (("parties", "party_id"), ("accounts", "account_id"), ("reports", "report_id")):
+        assert not result.store.tables[table][key].is_duplicated().any(), table

@@ -402,6 +402,7 @@ class Ingestor:
 
     def add_tabular(self, folder: Path) -> FileSummary:
         result = tabular.read_dataset(folder)
+        self._reject_known_transactions(result)
         self.problems.extend(result.problems)
         for table, n in result.read.items():
             self.counts.add("read", table, n)
@@ -428,6 +429,42 @@ class Ingestor:
         )
         self.files.append(summary)
         return summary
+
+    def _reject_known_transactions(self, result: tabular.DatasetResult) -> None:
+        """Transactions whose id an earlier input already gave are rejected (FI-V002), like goAML duplicates."""
+        tx = result.tables["transactions"]
+        if tx.height == 0:
+            return
+        seen = pl.Series(list(self._tx_seen), dtype=pl.String)
+        dup = tx["transaction_id"].is_in(seen.implode()) if len(seen) else pl.Series([False] * tx.height)
+        for row in tx.filter(dup).select("transaction_id", "transaction_number", "source_file", "source_line").rows():
+            tid, number, file, line = row
+            p = make_problem(
+                "FI-V002",
+                file=file,
+                line=line,
+                path="transactions.transaction_id",
+                ref=tid,
+                value=number,
+                first=self._tx_seen[tid],
+            )
+            result.problems.append(p)
+            result.rejects.append(
+                {
+                    "kind": "transactions",
+                    "ref": tid,
+                    "file": file,
+                    "line": line,
+                    "path": "transactions",
+                    "report_id": None,
+                    "codes": [p.code],
+                    "reasons": p.message,
+                }
+            )
+        kept = tx.filter(~dup)
+        result.tables["transactions"] = kept
+        for tid, file, line in kept.select("transaction_id", "source_file", "source_line").iter_rows():
+            self._tx_seen[tid] = f"{file}:{line}"
 
     def add_store(self, folder: Path) -> FileSummary:
         raise InputError(
@@ -481,6 +518,13 @@ class Ingestor:
         for extra in self._tabular:
             for name, frame in extra.items():
                 tables[name] = pl.concat([tables[name], conform(name, frame)], how="vertical")
+        for name, id_col in (
+            ("parties", "party_id"),
+            ("accounts", "account_id"),
+            ("reports", "report_id"),
+            ("relations", "relation_id"),
+        ):
+            tables[name] = _merge_same_id(tables[name], id_col)
         tables["transactions"] = link_mirrors(tables["transactions"]).sort(["timestamp", "transaction_id"])
         tables["party_mentions"] = party_mentions
         tables["account_mentions"] = account_mentions
@@ -504,6 +548,15 @@ class Ingestor:
         return IngestResult(
             store=store, counts=self.counts, problems=self.problems, files=self.files, entities=entities
         )
+
+
+def _merge_same_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    """Rows of several inputs with the same id are one entity: first non-null value per column, in input order."""
+    if frame.height == 0 or not frame[id_col].is_duplicated().any():
+        return frame
+    others = [c for c in frame.columns if c != id_col]
+    merged = frame.group_by(id_col, maintain_order=True).agg([pl.col(c).drop_nulls().first() for c in others])
+    return merged.select(frame.columns)
 
 
 def _report_order(reports: list[dict[str, Any]]) -> dict[str, int]:

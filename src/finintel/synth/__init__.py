@@ -1,0 +1,1 @@
+"""``finintel synth``: realistic synthetic transaction data with planted, labelled typologies (known truth)."""
