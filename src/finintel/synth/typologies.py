@@ -180,17 +180,19 @@ def plant_fan_out(p: Planter, k: Knobs) -> None:
     targets = [p.person_account("receiver")[1] for _ in range(n)]
     for t, dst in zip(times, targets, strict=True):
         p.tx(src, dst, t, p.amount(k), "out", mode="IB")
-    p.noise([src], k)
+    p.noise([src, *targets], k)
 
 
 def plant_fan_in(p: Planter, k: Knobs) -> None:
     n = int(p.rng.integers(k.size[0], k.size[1] + 1))
     dst = p.any_account("target")
     times = p.within(p.start(k.window_hours), k.window_hours, n)
+    senders = []
     for t in times:
         src = p.person_account("sender")[1]
+        senders.append(src)
         p.tx(src, dst, t, p.amount(k), "in", mode="IB")
-    p.noise([dst], k)
+    p.noise([dst, *senders], k)
 
 
 def plant_scatter_gather(p: Planter, k: Knobs) -> None:
@@ -391,14 +393,16 @@ def plant_va_peel_chain(p: Planter, k: Knobs) -> None:
     hops = int(p.rng.integers(k.size[0], k.size[1] + 1))
     chain = ("BTC", "ETH", "TRX")[int(p.rng.integers(0, 3))]
     wallet = p.fresh_wallet(chain, "chain_wallet")
-    times = p.within(p.start(k.window_hours), k.window_hours, 2 * hops)
+    times = p.within(p.start(k.window_hours), k.window_hours, hops)
     amount = p.amount(k)
     for i in range(hops):
+        # one on-chain transaction with two outputs: the peel and the remainder (seconds apart in the data)
         peel = amount * float(p.rng.uniform(0.01, 0.06))
-        p.tx(wallet, p.fresh_wallet(chain, "peel_recipient"), times[2 * i], peel, "peel", mode="VA", funds=("X", "X"))
+        p.tx(wallet, p.fresh_wallet(chain, "peel_recipient"), times[i], peel, "peel", mode="VA", funds=("X", "X"))
         amount -= peel
         nxt = p.fresh_wallet(chain, "chain_wallet")
-        p.tx(wallet, nxt, times[2 * i + 1], amount * 0.9995, "remainder", mode="VA", funds=("X", "X"))
+        p.tx(wallet, nxt, times[i] + dt.timedelta(seconds=float(p.rng.uniform(0, 60))), amount * 0.9995,
+             "remainder", mode="VA", funds=("X", "X"))
         amount *= 0.9995
         wallet = nxt
 

@@ -1,0 +1,281 @@
+"""What every detector shares: the flow frame, node attributes, rule filters, and the finding record.
+
+Detectors work on polars frames of the store, never on a networkx graph of everything. The *flow* frame has one
+row per transaction (mirror copies of a transfer reported twice are left out): ``src``/``dst`` are the from/to
+account, else the from/to party; amounts are the local-currency amount as ``Float64`` (detection thresholds are
+approximate by nature; findings report the exact decimal amounts from the store).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from finintel.store import Store
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+class Filters(BaseModel):
+    """Which transactions a rule looks at. Exclusions are allow-lists: known legitimate hubs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exclude_business_types: list[str] = Field(
+        default_factory=list, description="ignore transactions touching accounts held by organizations of these "
+        "business types (or whose stated business mentions them)"
+    )
+    exclude_wallet_labels: list[str] = Field(default_factory=list, description="ignore wallets with these labels")
+    exclude_accounts: list[str] = Field(default_factory=list, description="account or party ids to ignore")
+    account_kinds: list[str] = Field(default_factory=list, description="only these account kinds (empty: all)")
+    jurisdictions: list[str] = Field(
+        default_factory=list, description="only transactions touching these countries (empty: all)"
+    )
+    min_amount: float = Field(default=0.0, ge=0, description="ignore transactions below this local amount")
+
+
+@dataclass
+class Reference:
+    """Versioned reference data (``finintel/data/reference``), replaceable per FIU."""
+
+    thresholds: dict[tuple[str, str], float]
+    high_risk: dict[str, str]
+    wallet_labels: dict[tuple[str, str], str]
+
+    @classmethod
+    def load(cls, wallet_label_files: Sequence[Path] = ()) -> Reference:
+        base = Path(str(resources.files("finintel").joinpath("data", "reference")))
+        with (base / "thresholds.csv").open(encoding="utf-8") as fh:
+            thresholds = {(r["country"], r["currency"]): float(r["threshold"]) for r in csv.DictReader(fh)}
+        with (base / "high_risk_jurisdictions.csv").open(encoding="utf-8") as fh:
+            high_risk = {r["code"]: r["category"] for r in csv.DictReader(fh)}
+        labels: dict[tuple[str, str], str] = {}
+        for path in (base / "wallet_labels.csv", *wallet_label_files):
+            labels.update(read_wallet_labels(path))
+        return cls(thresholds, high_risk, labels)
+
+
+def read_wallet_labels(path: Path) -> dict[tuple[str, str], str]:
+    from finintel.errors import InputError
+    from finintel.values import norm_address
+
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"chain", "address", "label"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(f"wallet labels file lacks columns {sorted(missing)}", file=str(path), line=1)
+            return {(r["chain"], norm_address(r["chain"], r["address"])): r["label"] for r in reader
+                    if r["chain"] and r["address"] and r["label"]}
+    except OSError as exc:
+        raise InputError(f"cannot read wallet labels: {exc.strerror}", file=str(path)) from None
+
+
+class Context:
+    """The store as detectors see it, with derived frames computed once and shared by all rules."""
+
+    def __init__(self, store: Store, reference: Reference | None = None) -> None:
+        self.store = store
+        self.ref = reference or Reference.load()
+
+    @cached_property
+    def accounts(self) -> pl.DataFrame:
+        """Accounts with their holder, the holder's business type/text, and wallet labels from the reference."""
+        acc = self.store.accounts
+        holds = self.store.relations.filter((pl.col("kind") == "holds") & (pl.col("target_type") == "account"))
+        holder = holds.group_by("target_id", maintain_order=True).agg(pl.col("source_id").first().alias("holder"))
+        parties = self.store.parties.select(
+            pl.col("party_id").alias("holder"), pl.col("kind").alias("holder_kind"), "business_type", "business"
+        )
+        labels = self.ref.wallet_labels
+        if labels:
+            lab = pl.DataFrame(
+                {"chain": [c for c, _ in labels], "_addr": [a for _, a in labels], "_label": list(labels.values())}
+            )
+            acc = acc.with_columns(pl.col("address").str.to_lowercase().alias("_addr_l")).join(
+                lab.with_columns(pl.col("_addr").str.to_lowercase().alias("_addr_l")).drop("_addr"),
+                on=["chain", "_addr_l"], how="left",
+            ).with_columns(pl.coalesce("label", "_label").alias("label")).drop("_label", "_addr_l")
+        return (
+            acc.join(holder, left_on="account_id", right_on="target_id", how="left")
+            .join(parties, on="holder", how="left")
+        )
+
+    @cached_property
+    def flows(self) -> pl.DataFrame:
+        tx = self.store.transactions.filter(pl.col("mirror_of").is_null())
+        return tx.select(
+            "transaction_id",
+            pl.coalesce("from_account_id", "from_party_id").alias("src"),
+            pl.coalesce("to_account_id", "to_party_id").alias("dst"),
+            "timestamp",
+            pl.coalesce("amount_local", "amount").cast(pl.Float64).alias("amount"),
+            pl.coalesce("currency_local", "currency").alias("currency"),
+            "from_account_id", "to_account_id", "from_party_id", "to_party_id", "transmode_code",
+            "from_funds_code", "to_funds_code", "from_country", "to_country",
+        ).filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null()).sort("timestamp", "transaction_id")
+
+    @cached_property
+    def tx_index(self) -> dict[str, tuple[dt.datetime, float, str]]:
+        """transaction id -> (timestamp, local amount, currency), for assembling findings."""
+        tx = self.store.transactions.select(
+            "transaction_id", "timestamp", pl.coalesce("amount_local", "amount").cast(pl.Float64),
+            pl.coalesce("currency_local", "currency"),
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in tx.iter_rows()}
+
+    @cached_property
+    def holder_of(self) -> dict[str, str]:
+        return {a: h for a, h in self.accounts.select("account_id", "holder").iter_rows() if h is not None}
+
+    @cached_property
+    def node_kind(self) -> dict[str, str]:
+        kinds = dict(self.accounts.select("account_id", "kind").iter_rows())
+        kinds.update(self.store.parties.select("party_id", "kind").iter_rows())
+        return kinds
+
+    def excluded_nodes(self, filters: Filters) -> set[str]:
+        acc = self.accounts
+        cond = pl.lit(False)
+        if filters.exclude_business_types:
+            words = "|".join(t.replace("_", " ") for t in filters.exclude_business_types)
+            cond = cond | pl.col("business_type").is_in(filters.exclude_business_types).fill_null(False) | (
+                pl.col("business").str.to_lowercase().str.contains(words).fill_null(False)
+            )
+        if filters.exclude_wallet_labels:
+            cond = cond | pl.col("label").is_in(filters.exclude_wallet_labels).fill_null(False)
+        if filters.account_kinds:
+            cond = cond | ~pl.col("kind").is_in(filters.account_kinds)
+        nodes = set(acc.filter(cond)["account_id"].to_list())
+        if filters.exclude_business_types:
+            p = self.store.parties.filter(
+                pl.col("business_type").is_in(filters.exclude_business_types).fill_null(False)
+            )
+            nodes.update(p["party_id"].to_list())
+        nodes.update(filters.exclude_accounts)
+        return nodes
+
+    def flows_for(self, filters: Filters) -> pl.DataFrame:
+        """The flow frame with a rule's filters applied (excluded nodes drop every edge they touch)."""
+        f = self.flows
+        excluded = self.excluded_nodes(filters)
+        if excluded:
+            ex = pl.Series(sorted(excluded), dtype=pl.String).implode()
+            f = f.filter(~pl.col("src").is_in(ex) & ~pl.col("dst").is_in(ex))
+        if filters.min_amount:
+            f = f.filter(pl.col("amount") >= filters.min_amount)
+        if filters.jurisdictions:
+            f = f.filter(pl.col("from_country").is_in(filters.jurisdictions)
+                         | pl.col("to_country").is_in(filters.jurisdictions))
+        return f
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        names = dict(self.store.parties.select("party_id", "name").iter_rows())
+        out: dict[str, str] = dict(names)
+        for acc_id, kind, iban, number, address, chain, label, holder in self.accounts.select(
+            "account_id", "kind", "iban", "number", "address", "chain", "label", "holder"
+        ).iter_rows():
+            if kind == "wallet":
+                addr = address or number or acc_id
+                text = f"{chain or ''} wallet {addr[:8]}…{addr[-4:]}".strip()
+                if label:
+                    text = f"{label} {text}"
+            else:
+                ident = iban or number or acc_id
+                text = f"account …{ident[-4:]}"
+            who = names.get(holder) if holder else None
+            out[acc_id] = f"{who} ({text})" if who else text
+        return out
+
+    def display(self, node: str) -> str:
+        """A short human name for an account or party: holder name and masked number, or the wallet."""
+        return self._names.get(node, node)
+
+    def parties_of(self, nodes: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for n in nodes:
+            p = self.holder_of.get(n, n if self.node_kind.get(n) in ("person", "organization") else None)
+            if p is not None and p not in out:
+                out.append(p)
+        return out
+
+
+@dataclass
+class Finding:
+    """One detected instance, with its evidence."""
+
+    rule_id: str
+    rule_version: int
+    typology: str
+    severity: str
+    score: float
+    explanation: str
+    transactions: list[str]
+    accounts: list[str]
+    parties: list[str]
+    path: list[str] = field(default_factory=list)
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    total_amount: float = 0.0
+    currency: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finding_id(self) -> str:
+        digest = hashlib.sha256(f"{self.rule_id}|{'|'.join(sorted(self.transactions))}|{'|'.join(self.path)}"
+                                .encode()).hexdigest()
+        return f"F-{digest[:16]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "finding_id": self.finding_id,
+            "rule_id": self.rule_id,
+            "rule_version": self.rule_version,
+            "typology": self.typology,
+            "severity": self.severity,
+            "score": round(self.score, 4),
+            "explanation": self.explanation,
+            "transactions": self.transactions,
+            "accounts": self.accounts,
+            "parties": self.parties,
+            "path": self.path,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "total_amount": round(self.total_amount, 2),
+            "currency": self.currency,
+            "details": self.details,
+        }
+
+
+@dataclass
+class Hit:
+    """What a detector returns; the engine turns it into a :class:`Finding` with the rule's metadata."""
+
+    transactions: list[str]
+    nodes: list[str]
+    explanation: str
+    score: float
+    path: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def money(amount: float, currency: str | None = "EUR") -> str:
+    return f"{currency or ''} {amount:,.0f}".strip()
+
+
+def span(a: dt.datetime, b: dt.datetime) -> str:
+    hours = (b - a).total_seconds() / 3600
+    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
+
+

@@ -1,0 +1,423 @@
+"""Layering detectors: fan-in/out, scatter-gather, gather-scatter, temporal cycles, pass-through stacks,
+structuring. Each prunes with vectorised polars work first (degree, amounts, time joins) and only then walks the
+few candidates in Python."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from finintel.detect.base import Context, Filters, Hit, money, span
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- fans ---------------------------------------------------------------------------------------------------------------
+
+
+class FanParams(Params):
+    min_counterparties: int = Field(default=5, ge=2, description="distinct counterparties within the window")
+    window_hours: float = Field(default=24, gt=0)
+    min_each: float = Field(default=0, ge=0, description="ignore transfers below this amount")
+    max_each: float | None = Field(default=None, description="ignore transfers above this amount")
+    one_off_only: bool = Field(
+        default=True, description="count only counterparties with no other transfer in the same direction in the "
+        "whole data (recurring payees such as employees are not smurfs)"
+    )
+    max_hub_transactions: int = Field(
+        default=5000, ge=1, description="skip hubs with more transactions than this (processors, payroll bureaus)"
+    )
+    max_counterparty_transactions: int | None = Field(
+        default=10, ge=1, description="count only counterparties with at most this many transactions in the data "
+        "(smurfs and money mules are low-activity accounts; a supplier's customers are not); empty: all"
+    )
+    min_burst_ratio: float = Field(
+        default=5.0, ge=1, description="the burst must have this many times the counterparties the account deals "
+        "with in an average window of the same length (a busy shop is not a smurfing hub)"
+    )
+
+
+def _bursts(f: pl.DataFrame, hub: str, other: str, k: int, window: dt.timedelta) -> list[pl.DataFrame]:
+    """Maximal time intervals in which ``hub`` deals with >= k distinct ``other``s within ``window``."""
+    if f.height == 0:
+        return []
+    period = f"{int(window.total_seconds())}s"
+    rolled = (
+        f.sort(hub, "timestamp")
+        .rolling(index_column="timestamp", period=period, group_by=hub)
+        .agg(pl.col(other).n_unique().alias("_n"))
+        .filter(pl.col("_n") >= k)
+    )
+    if rolled.height == 0:
+        return []
+    ends = rolled.select(hub, "timestamp").unique().sort(hub, "timestamp")
+    out = []
+    rows = f.filter(pl.col(hub).is_in(ends[hub].unique().implode())).sort(hub, "timestamp")
+    by_hub = {key[0]: part for key, part in rows.partition_by(hub, as_dict=True).items()}
+    for (h,), part in ends.partition_by(hub, as_dict=True, maintain_order=True).items():
+        times = part["timestamp"].to_list()
+        # merge overlapping windows [end - window, end] into intervals
+        intervals: list[list[dt.datetime]] = []
+        for t in times:
+            if intervals and t - window <= intervals[-1][1]:
+                intervals[-1][1] = t
+            else:
+                intervals.append([t - window, t])
+        edges = by_hub[h]
+        for lo, hi in intervals:
+            out.append(edges.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") <= hi)))
+    return out
+
+
+def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[Hit]:
+    hub, other = ("src", "dst") if direction == "out" else ("dst", "src")
+    f = ctx.flows_for(filters)
+    if p.min_each:
+        f = f.filter(pl.col("amount") >= p.min_each)
+    if p.max_each is not None:
+        f = f.filter(pl.col("amount") <= p.max_each)
+    busy = ctx.flows.group_by(hub).len().filter(pl.col("len") > p.max_hub_transactions)[hub]
+    f = f.filter(~pl.col(hub).is_in(busy.implode()))
+    if p.one_off_only:
+        pairs = ctx.flows.group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
+        f = f.join(pairs, on=["src", "dst"], how="semi")
+    if p.max_counterparty_transactions is not None:
+        quiet = _degree(ctx).filter(pl.col("len") <= p.max_counterparty_transactions)["node"].implode()
+        f = f.filter(pl.col(other).is_in(quiet))
+    hits = []
+    window = dt.timedelta(hours=p.window_hours)
+    # the account's usual rate: its transactions outside the burst, spread over the whole period of the data
+    totals = dict(ctx.flows.group_by(hub).len().iter_rows())
+    period = max(ctx.flows["timestamp"].max() - ctx.flows["timestamp"].min(), window) if ctx.flows.height else window
+    for burst in _bursts(f, hub, other, p.min_counterparties, window):
+        n = burst[other].n_unique()
+        node = burst[hub][0]
+        usual = (totals.get(node, 0) - burst.height) * (window / period)
+        if n < p.min_burst_ratio * usual:
+            continue
+        total = float(burst["amount"].sum())
+        t0, t1 = burst["timestamp"].min(), burst["timestamp"].max()
+        verb = "sent" if direction == "out" else "received"
+        prep = "to" if direction == "out" else "from"
+        hits.append(Hit(
+            transactions=burst["transaction_id"].to_list(),
+            nodes=[node, *burst[other].unique(maintain_order=True).to_list()],
+            explanation=f"{ctx.display(node)} {verb} {money(total)} in {burst.height} transfers {prep} {n} one-off "
+            f"counterparties within {span(t0, t1)} ({t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M}).",
+            score=min(1.0, 0.5 + 0.05 * (n - p.min_counterparties)),
+            path=[node],
+            details={"counterparties": n, "window_hours": round((t1 - t0).total_seconds() / 3600, 1)},
+        ))
+    return hits
+
+
+def fan_out(ctx: Context, p: FanParams, filters: Filters) -> list[Hit]:
+    """One account pays many distinct, one-off counterparties within a short window (smurfing, distribution)."""
+    return _fan(ctx, p, filters, "out")
+
+
+def fan_in(ctx: Context, p: FanParams, filters: Filters) -> list[Hit]:
+    """One account is paid by many distinct, one-off counterparties within a short window (collection)."""
+    return _fan(ctx, p, filters, "in")
+
+
+# -- scatter-gather / gather-scatter -------------------------------------------------------------------------------------
+
+
+class ScatterParams(Params):
+    min_intermediaries: int = Field(default=4, ge=2)
+    window_hours: float = Field(default=120, gt=0)
+    min_retention: float = Field(default=0.8, gt=0, le=1, description="an intermediary forwards at least this share")
+    max_intermediary_transactions: int = Field(
+        default=60, ge=2, description="intermediaries with more transactions than this are not mules (pruning)"
+    )
+
+
+def _degree(ctx: Context) -> pl.DataFrame:
+    f = ctx.flows
+    return pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))]).group_by(
+        "node").len()
+
+
+def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
+    """Source -> many intermediaries -> one sink, each intermediary forwarding most of what it got."""
+    f = ctx.flows_for(filters)
+    small = _degree(ctx).filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
+    e1 = f.filter(pl.col("dst").is_in(small)).select(
+        pl.col("src").alias("S"), pl.col("dst").alias("I"), pl.col("timestamp").alias("t1"),
+        pl.col("amount").alias("a1"), pl.col("transaction_id").alias("id1"))
+    e2 = f.filter(pl.col("src").is_in(small)).select(
+        pl.col("src").alias("I"), pl.col("dst").alias("T"), pl.col("timestamp").alias("t2"),
+        pl.col("amount").alias("a2"), pl.col("transaction_id").alias("id2"))
+    window = dt.timedelta(hours=p.window_hours)
+    legs = e1.join(e2, on="I").filter(
+        (pl.col("t2") > pl.col("t1")) & (pl.col("t2") - pl.col("t1") <= window) & (pl.col("T") != pl.col("S"))
+        & (pl.col("a2") >= p.min_retention * pl.col("a1")) & (pl.col("a2") <= pl.col("a1") * 1.001)
+    ).sort("t1", "t2").unique(["S", "T", "I"], keep="first", maintain_order=True)
+    groups = legs.group_by("S", "T").agg(
+        pl.col("I").n_unique().alias("n"), pl.col("t1").min().alias("start"), pl.col("t2").max().alias("end")
+    ).filter((pl.col("n") >= p.min_intermediaries) & (pl.col("end") - pl.col("start") <= window))
+    hits = []
+    for s, t, n, start, end in groups.sort("start", "S", "T").iter_rows():
+        part = legs.filter((pl.col("S") == s) & (pl.col("T") == t)).sort("t1")
+        out_total, in_total = float(part["a1"].sum()), float(part["a2"].sum())
+        mids = part["I"].to_list()
+        hits.append(Hit(
+            transactions=[*part["id1"].to_list(), *part.sort("t2")["id2"].to_list()],
+            nodes=[s, *mids, t],
+            explanation=f"{money(out_total)} left {ctx.display(s)} to {n} intermediaries and {money(in_total)} "
+            f"({in_total / out_total:.0%}) reached {ctx.display(t)} within {span(start, end)}.",
+            score=min(1.0, 0.6 + 0.05 * (n - p.min_intermediaries) + 0.2 * in_total / out_total - 0.16),
+            path=[s, *mids, t],
+            details={"intermediaries": n},
+        ))
+    return hits
+
+
+class GatherScatterParams(Params):
+    min_sources: int = Field(default=4, ge=2)
+    min_sinks: int = Field(default=4, ge=2)
+    window_hours: float = Field(default=120, gt=0)
+    min_retention: float = Field(default=0.8, gt=0, le=1, description="the hub passes on at least this share")
+    max_hub_transactions: int = Field(default=200, ge=4, description="pruning: hubs busier than this are skipped")
+    min_total: float = Field(default=20_000, ge=0, description="the hub collects at least this much")
+
+
+def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> list[Hit]:
+    """Many sources -> one hub -> many sinks, the hub passing on most of what it collected."""
+    f = ctx.flows_for(filters)
+    window = dt.timedelta(hours=p.window_hours)
+    deg = _degree(ctx).filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
+    ins = f.filter(pl.col("dst").is_in(deg)).group_by("dst").agg(pl.col("src").n_unique().alias("n"))
+    outs = f.filter(pl.col("src").is_in(deg)).group_by("src").agg(pl.col("dst").n_unique().alias("n"))
+    hubs = ins.filter(pl.col("n") >= p.min_sources).select(pl.col("dst").alias("hub")).join(
+        outs.filter(pl.col("n") >= p.min_sinks).select(pl.col("src").alias("hub")), on="hub")
+    if hubs.height == 0:
+        return []
+    hub_set = hubs["hub"].implode()
+    edges_in = f.filter(pl.col("dst").is_in(hub_set)).sort("timestamp")
+    edges_out = f.filter(pl.col("src").is_in(hub_set)).sort("timestamp")
+    in_by = {k[0]: v for k, v in edges_in.partition_by("dst", as_dict=True).items()}
+    out_by = {k[0]: v for k, v in edges_out.partition_by("src", as_dict=True).items()}
+    hits = []
+    for hub in sorted(hubs["hub"].to_list()):
+        ins_h = in_by[hub].select("transaction_id", "src", "timestamp", "amount").rows()
+        outs_h = out_by[hub].select("transaction_id", "dst", "timestamp", "amount").rows()
+        used_until: dt.datetime | None = None
+        for i, (_, _, t0, _) in enumerate(ins_h):
+            if used_until is not None and t0 <= used_until:
+                continue
+            t_end = t0 + window
+            gathered = [r for r in ins_h[i:] if r[2] <= t_end]
+            sources = {r[1] for r in gathered}
+            if len(sources) < p.min_sources:
+                continue
+            last_in = gathered[-1][2]
+            scattered = [r for r in outs_h if t0 <= r[2] <= t_end and r[2] >= gathered[len(gathered) // 2][2]]
+            sinks = {r[1] for r in scattered}
+            a_in, a_out = sum(r[3] for r in gathered), sum(r[3] for r in scattered)
+            if len(sinks) < p.min_sinks or a_in < p.min_total or not p.min_retention * a_in <= a_out <= a_in * 1.001:
+                continue
+            t_last = max(last_in, scattered[-1][2])
+            used_until = t_last
+            hits.append(Hit(
+                transactions=[r[0] for r in gathered] + [r[0] for r in scattered],
+                nodes=[hub, *sorted(sources), *sorted(sinks)],
+                explanation=f"{ctx.display(hub)} collected {money(a_in)} from {len(sources)} sources and paid "
+                f"{money(a_out)} ({a_out / a_in:.0%}) to {len(sinks)} others within {span(t0, t_last)}.",
+                score=min(1.0, 0.6 + 0.03 * (len(sources) + len(sinks) - p.min_sources - p.min_sinks)),
+                path=[hub],
+                details={"sources": len(sources), "sinks": len(sinks)},
+            ))
+    return hits
+
+
+# -- temporal cycles ----------------------------------------------------------------------------------------------------
+
+
+class CycleParams(Params):
+    min_length: int = Field(default=2, ge=2)
+    max_length: int = Field(default=6, ge=2, le=12)
+    window_hours: float = Field(default=168, gt=0)
+    min_retention: float = Field(default=0.8, gt=0, le=1, description="each hop keeps this share of the previous one")
+    min_amount: float = Field(default=10_000, ge=0, description="the first hop moves at least this much")
+    max_cycles: int = Field(default=100_000, ge=1, description="stop after this many cycles (safety valve)")
+
+
+def _trim_acyclic(f: pl.DataFrame) -> pl.DataFrame:
+    """Drop edges that cannot be on any cycle: repeatedly remove edges out of nodes nobody pays and into nodes that
+    pay nobody (vectorised; converges in a few rounds)."""
+    while True:
+        before = f.height
+        f = f.filter(pl.col("src").is_in(f["dst"].implode()) & pl.col("dst").is_in(f["src"].implode()))
+        if f.height == before:
+            return f
+
+
+def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
+    """Money leaves an account and returns to it through others, hops in time order, within the window, each hop
+    keeping most of the amount (round-tripping). Equal timestamps count as ordered (date-only sources)."""
+    f = ctx.flows_for(filters).filter(pl.col("src") != pl.col("dst"))
+    lowest = p.min_amount * p.min_retention ** (p.max_length - 1)
+    f = _trim_acyclic(f.filter(pl.col("amount") >= lowest))
+    if f.height == 0:
+        return []
+    window = dt.timedelta(hours=p.window_hours)
+    adjacency: dict[str, tuple[list[dt.datetime], list[tuple[str, float, str, dt.datetime]]]] = {}
+    for (src,), part in f.sort("timestamp", "transaction_id").partition_by("src", as_dict=True).items():
+        rows = part.select("dst", "amount", "transaction_id", "timestamp").rows()
+        adjacency[src] = ([r[3] for r in rows], rows)
+    hits: list[Hit] = []
+    for src, dst, amount, tid, t0 in f.filter(pl.col("amount") >= p.min_amount).select(
+        "src", "dst", "amount", "transaction_id", "timestamp"
+    ).rows():
+        limit = t0 + window
+        stack = [(dst, t0, amount, [tid], [src, dst])]
+        while stack and len(hits) < p.max_cycles:
+            node, t_last, a_last, tids, path = stack.pop()
+            entry = adjacency.get(node)
+            if entry is None:
+                continue
+            times, rows = entry
+            for j in range(bisect.bisect_left(times, t_last), len(rows)):
+                nxt, a, t_id, t = rows[j]
+                if t > limit:
+                    break
+                if t_id in tids or a < p.min_retention * a_last or a > a_last * 1.001:
+                    continue
+                if nxt == src:
+                    if len(tids) + 1 >= p.min_length:
+                        hits.append(_cycle_hit(ctx, [*tids, t_id], path, t0, t, amount, a, p))
+                    continue
+                if nxt in path or len(tids) + 1 >= p.max_length:
+                    continue
+                stack.append((nxt, t, a, [*tids, t_id], [*path, nxt]))
+    return hits
+
+
+def _cycle_hit(ctx: Context, tids: list[str], path: list[str], t0: dt.datetime, t1: dt.datetime, first: float,
+               last: float, p: CycleParams) -> Hit:
+    n = len(tids)
+    hours = max((t1 - t0).total_seconds() / 3600, 0.0)
+    via = ", ".join(ctx.display(x) for x in path[1:])
+    return Hit(
+        transactions=tids,
+        nodes=path,
+        explanation=f"{money(first)} left {ctx.display(path[0])} and {money(last)} ({last / first:.0%}) returned "
+        f"via {via} in {n} hops within {span(t0, t1)}.",
+        score=min(1.0, 0.55 + 0.1 * (1 - hours / p.window_hours) + 0.05 * min(n, 6) + 0.1 * (last / first - 0.8)),
+        path=[*path, path[0]],
+        details={"hops": n},
+    )
+
+
+# -- pass-through stacks ------------------------------------------------------------------------------------------------
+
+
+class PassThroughParams(Params):
+    hold_hours: float = Field(default=48, gt=0, description="an account forwards within this many hours")
+    min_retention: float = Field(default=0.9, gt=0, le=1, description="and forwards at least this share")
+    min_chain: int = Field(default=2, ge=1, description="pass-through accounts in a row")
+    min_amount: float = Field(default=5_000, ge=0)
+    max_account_transactions: int = Field(default=200, ge=2, description="pruning: busier accounts are skipped")
+
+
+def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[Hit]:
+    """Chains of accounts that each receive money and forward nearly all of it within hours (layering stacks)."""
+    f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention ** 3)
+    quiet = _degree(ctx).filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
+    hold = dt.timedelta(hours=p.hold_hours)
+    ins = f.filter(pl.col("dst").is_in(quiet)).select(
+        pl.col("dst").alias("A"), pl.col("src").alias("X"), pl.col("timestamp").alias("t1"),
+        pl.col("amount").alias("a1"), pl.col("transaction_id").alias("id_in"))
+    outs = f.filter(pl.col("src").is_in(quiet)).select(
+        pl.col("src").alias("A"), pl.col("dst").alias("Y"), pl.col("timestamp").alias("t2"),
+        pl.col("amount").alias("a2"), pl.col("transaction_id").alias("id_out"))
+    events = ins.join(outs, on="A").filter(
+        (pl.col("t2") >= pl.col("t1")) & (pl.col("t2") - pl.col("t1") <= hold) & (pl.col("X") != pl.col("Y"))
+        & (pl.col("a2") >= p.min_retention * pl.col("a1")) & (pl.col("a2") <= pl.col("a1") * 1.001)
+    ).sort("t1", "t2").unique("id_in", keep="first", maintain_order=True)
+    if events.height == 0:
+        return []
+    # link events: the out-transaction of one is the in-transaction of the next
+    rows = events.select("A", "X", "t1", "a1", "id_in", "Y", "t2", "a2", "id_out").rows()
+    by_in = {r[4]: r for r in rows}
+    continued = {r[8] for r in rows}  # transactions that are some event's forward leg
+    hits = []
+    for row in rows:
+        if row[4] in continued:
+            continue  # not the start of a chain
+        chain = [row]
+        while chain[-1][8] in by_in and len(chain) < 50:
+            chain.append(by_in[chain[-1][8]])
+        if len(chain) < p.min_chain:
+            continue
+        tids = [chain[0][4], *[c[8] for c in chain]]
+        path = [chain[0][1], *[c[0] for c in chain], chain[-1][5]]
+        first, last = chain[0][3], chain[-1][7]
+        t0, t1 = chain[0][2], chain[-1][6]
+        hits.append(Hit(
+            transactions=tids,
+            nodes=path,
+            explanation=f"{money(first)} passed through {len(chain)} accounts in a row, each forwarding at least "
+            f"{p.min_retention:.0%} within {p.hold_hours:.0f} h; {money(last)} reached {ctx.display(path[-1])} "
+            f"{span(t0, t1)} after leaving {ctx.display(path[0])}.",
+            score=min(1.0, 0.5 + 0.1 * len(chain)),
+            path=path,
+            details={"pass_through_accounts": len(chain)},
+        ))
+    return hits
+
+
+# -- structuring ----------------------------------------------------------------------------------------------------
+
+
+class StructuringParams(Params):
+    min_deposits: int = Field(default=3, ge=2)
+    window_hours: float = Field(default=120, gt=0)
+    lower_fraction: float = Field(default=0.9, gt=0, lt=1, description="deposits between this share of the "
+                                  "threshold and the threshold")
+    default_threshold: float = Field(default=10_000, gt=0, description="when the reference data has none")
+    cash_funds_codes: list[str] = Field(default_factory=lambda: ["K"])
+    cash_transmodes: list[str] = Field(default_factory=lambda: ["BR", "ATM"])
+
+
+def structuring(ctx: Context, p: StructuringParams, filters: Filters) -> list[Hit]:
+    """One subject makes several cash deposits just under the reporting threshold within a few days."""
+    f = ctx.flows_for(filters)
+    cash = f.filter(
+        pl.col("from_funds_code").is_in(p.cash_funds_codes).fill_null(False)
+        | (pl.col("transmode_code").is_in(p.cash_transmodes).fill_null(False) & pl.col("from_account_id").is_null())
+    )
+    if cash.height == 0:
+        return []
+    thresholds = {f"{c}|{cur}": v for (c, cur), v in ctx.ref.thresholds.items()}
+    cash = cash.with_columns(
+        pl.concat_str([pl.coalesce("to_country", "from_country"), pl.lit("|"), pl.col("currency")])
+        .replace_strict(thresholds, default=p.default_threshold, return_dtype=pl.Float64).alias("_thr"),
+        pl.coalesce("from_party_id", "to_party_id", "src").alias("_who"),
+    ).filter((pl.col("amount") >= p.lower_fraction * pl.col("_thr")) & (pl.col("amount") < pl.col("_thr")))
+    hits = []
+    window = dt.timedelta(hours=p.window_hours)
+    cash = cash.with_columns(pl.col("transaction_id").alias("_tid"))
+    for burst in _bursts(cash, "_who", "_tid", p.min_deposits, window):
+        who = burst["_who"][0]
+        total = float(burst["amount"].sum())
+        thr = float(burst["_thr"][0])
+        t0, t1 = burst["timestamp"].min(), burst["timestamp"].max()
+        hits.append(Hit(
+            transactions=burst["transaction_id"].to_list(),
+            nodes=[who, *burst["dst"].unique(maintain_order=True).to_list()],
+            explanation=f"{ctx.display(who)} made {burst.height} cash deposits of {money(burst['amount'].min())} to "
+            f"{money(burst['amount'].max())}, each under the {money(thr)} threshold, {money(total)} in total within "
+            f"{span(t0, t1)}.",
+            score=min(1.0, 0.5 + 0.1 * burst.height + (0.1 if total >= thr else 0.0)),
+            path=[who],
+            details={"deposits": burst.height, "threshold": thr},
+        ))
+    return hits

@@ -1,0 +1,1 @@
+"""The declarative rule engine: rule files (TOML) -> validated specs -> detectors -> findings."""
