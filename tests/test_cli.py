@@ -100,7 +100,7 @@ def test_bad_profile_is_a_clear_error(tmp_path: Path) -> None:
     prof = tmp_path / "p.toml"
     prof.write_text("name = [")
     proc = subprocess.run(
-        [sys.executable, "-m", "finintel", "validate", str(SAMPLE), "--profile", str(prof)],
+        [sys.executable, "-m", "finintel", "validate", str(SAMPLE), "--goaml-profile", str(prof)],
         capture_output=True,
         text=True,
     )

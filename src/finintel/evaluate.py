@@ -39,8 +39,11 @@ class TypologyScore:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "typology": self.typology, "instances": self.instances, "findings": self.findings,
-            "matched_instances": self.matched_instances, "true_findings": self.true_findings,
+            "typology": self.typology,
+            "instances": self.instances,
+            "findings": self.findings,
+            "matched_instances": self.matched_instances,
+            "true_findings": self.true_findings,
             "recall": None if self.recall is None else round(self.recall, 4),
             "precision": None if self.precision is None else round(self.precision, 4),
         }
@@ -53,8 +56,11 @@ class Evaluation:
     min_overlap: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"min_overlap": self.min_overlap, "typologies": [s.to_dict() for s in self.scores],
-                "decoy_hits": self.decoy_hits}
+        return {
+            "min_overlap": self.min_overlap,
+            "typologies": [s.to_dict() for s in self.scores],
+            "decoy_hits": self.decoy_hits,
+        }
 
 
 def read_labels(path: Path) -> pl.DataFrame:
@@ -76,8 +82,9 @@ def _instances(labels: pl.DataFrame) -> dict[str, tuple[str, set[str]]]:
     return out
 
 
-def _overlaps(findings: list[Finding], instances: dict[str, tuple[str, set[str]]],
-              min_overlap: float) -> dict[int, set[str]]:
+def _overlaps(
+    findings: list[Finding], instances: dict[str, tuple[str, set[str]]], min_overlap: float
+) -> dict[int, set[str]]:
     """finding index -> ids of instances it matches (any typology)."""
     by_tx: dict[str, list[str]] = defaultdict(list)
     for iid, (_, txs) in instances.items():
@@ -94,8 +101,9 @@ def _overlaps(findings: list[Finding], instances: dict[str, tuple[str, set[str]]
     return out
 
 
-def evaluate(findings: list[Finding], labels: pl.DataFrame, decoys: pl.DataFrame | None = None,
-             min_overlap: float = 0.5) -> Evaluation:
+def evaluate(
+    findings: list[Finding], labels: pl.DataFrame, decoys: pl.DataFrame | None = None, min_overlap: float = 0.5
+) -> Evaluation:
     instances = _instances(labels)
     matches = _overlaps(findings, instances, min_overlap)
     typologies = sorted({t for t, _ in instances.values()} | {f.typology for f in findings})
@@ -111,6 +119,12 @@ def evaluate(findings: list[Finding], labels: pl.DataFrame, decoys: pl.DataFrame
         dec = _instances(decoys)
         for i, ids in _overlaps(findings, dec, min_overlap).items():
             for iid in sorted(ids):
-                hits.append({"finding_id": findings[i].finding_id, "rule_id": findings[i].rule_id,
-                             "decoy_instance": iid, "decoy": dec[iid][0]})
+                hits.append(
+                    {
+                        "finding_id": findings[i].finding_id,
+                        "rule_id": findings[i].rule_id,
+                        "decoy_instance": iid,
+                        "decoy": dec[iid][0],
+                    }
+                )
     return Evaluation(scores, hits, min_overlap)

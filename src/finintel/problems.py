@@ -185,7 +185,7 @@ CATALOGUE: dict[str, ProblemType] = {
             "Value not in lookup",
             "<{element}> value {value!r} is not in the {codelist} lookup of profile {profile}",
             "FIU-defined lookups (transmode, funds type, roles, ...) vary "
-            "by country; load your FIU's profile with --profile to make these errors.",
+            "by country; load your FIU's profile with --goaml-profile to make these errors.",
         ),
         _t(
             "FI-S011",

@@ -125,7 +125,9 @@ class OutFormat(StrEnum):
 
 ProfileOpt = Annotated[
     Path | None,
-    typer.Option("--profile", help="goAML profile TOML layered over the default (code lists, mandatory elements)."),
+    typer.Option(
+        "--goaml-profile", help="goAML profile TOML layered over the default (code lists, mandatory elements)."
+    ),
 ]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")
@@ -283,6 +285,238 @@ def synth(
         f"{c['accounts']} accounts, {c['reports']} reports, {result.labels['instance_id'].n_unique()} labelled "
         f"instances -> {out}\n"
     )
+
+
+class FailOn(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+    none = "none"
+
+
+RulesOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--rules", help="Rule folder layered over the default pack (repeatable; same id replaces)."),
+]
+WalletLabelsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--wallet-labels", help="CSV of chain,address,label (exchange, mixer, bridge, ...); repeatable."),
+]
+
+
+@app.command()
+@handles_errors
+def scan(
+    paths: Annotated[list[str], typer.Argument(help="goAML files, dataset folders, a store, folders, globs.")],
+    rules: RulesOpt = None,
+    wallet_labels: WalletLabelsOpt = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file.")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")
+    ] = FailOn.low,
+    goaml_profile: ProfileOpt = None,
+    profile: Annotated[bool, typer.Option("--profile", help="Report per-rule timings.")] = False,
+    top: Annotated[int, typer.Option("--top", help="Text: how many findings to show.")] = 20,
+) -> None:
+    """Run the rule pack over reports, datasets or a store and report findings with their evidence.
+
+    Exit 0 when no finding reaches --fail-on, 1 when one does, 2 on unreadable input, a bad rule file or misuse.
+    """
+    from finintel.render import findings as render
+    from finintel.rules.spec import SEVERITY_RANK
+    from finintel.scan import scan as run_scan
+
+    prof = load_profile(goaml_profile)
+    console = _stderr()
+    kwargs = {"rule_dirs": rules or [], "wallet_labels": wallet_labels or [], "profile": prof}
+    if _progress_enabled(fmt.value, out):
+        with console.status("scanning…") as status:
+            result = run_scan(paths, progress=lambda m: status.update(m), **kwargs)  # type: ignore[arg-type]
+    else:
+        result = run_scan(paths, **kwargs)  # type: ignore[arg-type]
+    if fmt is OutFormat.json:
+        _write_output(render.to_json(result, timings=profile), out)
+    else:
+        with _text_console(out) as console_out:
+            render.to_text(result, console_out, top=top, timings=profile)
+    worst = result.worst()
+    failed = fail_on is not FailOn.none and worst is not None and SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on.value]
+    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
+
+
+rules_app = typer.Typer(help="List, document and test the rule pack.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+@handles_errors
+def rules_list(
+    rules: RulesOpt = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+) -> None:
+    """List the rules of the pack (default pack plus --rules folders)."""
+    import json
+
+    from rich.table import Table
+
+    from finintel.rules.spec import load_rules, pack_hash
+
+    loaded = load_rules(rules or [])
+    if fmt is OutFormat.json:
+        data = {
+            "rule_pack_sha256": pack_hash(loaded),
+            "rules": [
+                {
+                    "id": r.id,
+                    "name": r.spec.name,
+                    "version": r.spec.version,
+                    "typology": r.spec.typology,
+                    "severity": r.spec.severity,
+                    "detector": r.spec.detector,
+                    "enabled": r.spec.enabled,
+                    "source": str(r.source),
+                }
+                for r in loaded
+            ],
+        }
+        _write_output(json.dumps(data, indent=2) + "\n", None)
+        return
+    table = Table(title=f"{len(loaded)} rules", header_style="bold")
+    for col in ("id", "typology", "severity", "detector", "name"):
+        table.add_column(col)
+    for r in loaded:
+        table.add_row(r.id, r.spec.typology, r.spec.severity, r.spec.detector, r.spec.name)
+    _stdout_console().print(table)
+
+
+@rules_app.command("show")
+@handles_errors
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. FI-LAY-001.")],
+    rules: RulesOpt = None,
+) -> None:
+    """Show one rule: its documentation, parameters (with the detector's defaults) and test cases."""
+    from finintel.detect import DETECTORS
+    from finintel.errors import ConfigError
+    from finintel.rules.spec import load_rules
+
+    found = [r for r in load_rules(rules or []) if r.id == rule_id]
+    if not found:
+        raise ConfigError(f"no rule with id {rule_id!r} (see finintel rules list)")
+    r = found[0]
+    spec = r.spec
+    det = DETECTORS[spec.detector]
+    lines = [
+        f"{spec.id} v{spec.version}: {spec.name}",
+        f"typology: {spec.typology}   severity: {spec.severity}   detector: {spec.detector}   file: {r.source}",
+        "",
+        spec.description.strip(),
+        "",
+        f"detector: {det.doc}",
+        "",
+        "parameters:",
+        *[
+            f"  {k} = {v!r}"
+            + ("" if k in spec.params else "   (default)")
+            + (f"   # {det.params.model_fields[k].description}" if det.params.model_fields[k].description else "")
+            for k, v in r.params.model_dump().items()
+        ],
+        "filters:",
+        *[f"  {k} = {v!r}" for k, v in spec.filters.model_dump().items() if v],
+        "false positives:",
+        *[f"  - {x}" for x in spec.false_positives],
+        "references:",
+        *[f"  - {x}" for x in spec.references],
+        "tests:",
+        *[f"  - [{t.expect}] {t.name}" for t in spec.tests],
+    ]
+    _write_output("\n".join(lines) + "\n", None)
+
+
+@rules_app.command("test")
+@handles_errors
+def rules_test(
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Rule folders to test (default: the shipped pack).")] = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+) -> None:
+    """Run every rule's own test cases. Exit 0 when all pass, 1 when one fails, 2 on a bad rule file."""
+    import json
+
+    from finintel.rules.spec import load_rules
+    from finintel.rules.testing import run_rule_tests
+
+    loaded = load_rules(list(dirs), include_default=False) if dirs else load_rules()
+    results = run_rule_tests(loaded)
+    failed = [r for r in results if not r.passed]
+    if fmt is OutFormat.json:
+        _write_output(json.dumps([r.__dict__ for r in results], indent=2) + "\n", None)
+    else:
+        console = _stdout_console()
+        for r in results:
+            mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
+            console.print(f"{mark} {r.rule_id} [{r.expect}] {escape(r.case)}: {escape(r.message)}", highlight=False)
+        console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    paths: Annotated[list[str], typer.Argument(help="The synthetic data to scan (goAML, tabular or a store).")],
+    labels: Annotated[Path, typer.Option("--labels", help="Ground truth: labels.parquet or labels.csv.")],
+    decoys: Annotated[Path | None, typer.Option("--decoys", help="Legitimate look-alikes (decoys.parquet).")] = None,
+    rules: RulesOpt = None,
+    wallet_labels: WalletLabelsOpt = None,
+    min_overlap: Annotated[float, typer.Option("--min-overlap", help="Shared transactions to match.")] = 0.5,
+    min_recall: Annotated[float | None, typer.Option("--min-recall", help="Exit 1 below this, per typology.")] = None,
+    min_precision: Annotated[
+        float | None, typer.Option("--min-precision", help="Exit 1 below this, per typology.")
+    ] = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+) -> None:
+    """Scan labelled synthetic data and score the findings per typology (recall, precision, decoy hits).
+
+    Exit 1 when --min-recall/--min-precision are given and a typology falls below them, or a decoy fires.
+    """
+    import json
+
+    from rich.table import Table
+
+    from finintel.evaluate import evaluate as run_eval
+    from finintel.evaluate import read_labels
+    from finintel.scan import scan as run_scan
+
+    truth = read_labels(labels)
+    fake = read_labels(decoys) if decoys else None
+    result = run_scan(paths, rule_dirs=rules or [], wallet_labels=wallet_labels or [])
+    ev = run_eval(result.findings, truth, fake, min_overlap)
+    bad = [
+        s.typology
+        for s in ev.scores
+        if (min_recall is not None and (s.recall or 0) < min_recall)
+        or (min_precision is not None and s.precision is not None and s.precision < min_precision)
+    ]
+    if fmt is OutFormat.json:
+        _write_output(json.dumps(ev.to_dict() | {"below_target": bad}, indent=2) + "\n", None)
+    else:
+        table = Table(title=f"evaluation (overlap >= {min_overlap})", header_style="bold")
+        for col in ("typology", "instances", "findings", "recall", "precision"):
+            table.add_column(col, justify="right" if col != "typology" else "left")
+        for sc in ev.scores:
+            table.add_row(
+                sc.typology,
+                str(sc.instances),
+                str(sc.findings),
+                "-" if sc.recall is None else f"{sc.recall:.3f}",
+                "-" if sc.precision is None else f"{sc.precision:.3f}",
+            )
+        out = _stdout_console()
+        out.print(table)
+        out.print(f"decoy hits: {len(ev.decoy_hits)}")
+    gates = min_recall is not None or min_precision is not None
+    raise typer.Exit(int(ExitCode.FINDINGS if (gates and (bad or ev.decoy_hits)) else ExitCode.OK))
 
 
 def main() -> None:

@@ -32,8 +32,9 @@ class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     exclude_business_types: list[str] = Field(
-        default_factory=list, description="ignore transactions touching accounts held by organizations of these "
-        "business types (or whose stated business mentions them)"
+        default_factory=list,
+        description="ignore transactions touching accounts held by organizations of these "
+        "business types (or whose stated business mentions them)",
     )
     exclude_wallet_labels: list[str] = Field(default_factory=list, description="ignore wallets with these labels")
     exclude_accounts: list[str] = Field(default_factory=list, description="account or party ids to ignore")
@@ -75,8 +76,11 @@ def read_wallet_labels(path: Path) -> dict[tuple[str, str], str]:
             missing = {"chain", "address", "label"} - set(reader.fieldnames or [])
             if missing:
                 raise InputError(f"wallet labels file lacks columns {sorted(missing)}", file=str(path), line=1)
-            return {(r["chain"], norm_address(r["chain"], r["address"])): r["label"] for r in reader
-                    if r["chain"] and r["address"] and r["label"]}
+            return {
+                (r["chain"], norm_address(r["chain"], r["address"])): r["label"]
+                for r in reader
+                if r["chain"] and r["address"] and r["label"]
+            }
     except OSError as exc:
         raise InputError(f"cannot read wallet labels: {exc.strerror}", file=str(path)) from None
 
@@ -102,34 +106,52 @@ class Context:
             lab = pl.DataFrame(
                 {"chain": [c for c, _ in labels], "_addr": [a for _, a in labels], "_label": list(labels.values())}
             )
-            acc = acc.with_columns(pl.col("address").str.to_lowercase().alias("_addr_l")).join(
-                lab.with_columns(pl.col("_addr").str.to_lowercase().alias("_addr_l")).drop("_addr"),
-                on=["chain", "_addr_l"], how="left",
-            ).with_columns(pl.coalesce("label", "_label").alias("label")).drop("_label", "_addr_l")
-        return (
-            acc.join(holder, left_on="account_id", right_on="target_id", how="left")
-            .join(parties, on="holder", how="left")
+            acc = (
+                acc.with_columns(pl.col("address").str.to_lowercase().alias("_addr_l"))
+                .join(
+                    lab.with_columns(pl.col("_addr").str.to_lowercase().alias("_addr_l")).drop("_addr"),
+                    on=["chain", "_addr_l"],
+                    how="left",
+                )
+                .with_columns(pl.coalesce("label", "_label").alias("label"))
+                .drop("_label", "_addr_l")
+            )
+        return acc.join(holder, left_on="account_id", right_on="target_id", how="left").join(
+            parties, on="holder", how="left"
         )
 
     @cached_property
     def flows(self) -> pl.DataFrame:
         tx = self.store.transactions.filter(pl.col("mirror_of").is_null())
-        return tx.select(
-            "transaction_id",
-            pl.coalesce("from_account_id", "from_party_id").alias("src"),
-            pl.coalesce("to_account_id", "to_party_id").alias("dst"),
-            "timestamp",
-            pl.coalesce("amount_local", "amount").cast(pl.Float64).alias("amount"),
-            pl.coalesce("currency_local", "currency").alias("currency"),
-            "from_account_id", "to_account_id", "from_party_id", "to_party_id", "transmode_code",
-            "from_funds_code", "to_funds_code", "from_country", "to_country",
-        ).filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null()).sort("timestamp", "transaction_id")
+        return (
+            tx.select(
+                "transaction_id",
+                pl.coalesce("from_account_id", "from_party_id").alias("src"),
+                pl.coalesce("to_account_id", "to_party_id").alias("dst"),
+                "timestamp",
+                pl.coalesce("amount_local", "amount").cast(pl.Float64).alias("amount"),
+                pl.coalesce("currency_local", "currency").alias("currency"),
+                "from_account_id",
+                "to_account_id",
+                "from_party_id",
+                "to_party_id",
+                "transmode_code",
+                "from_funds_code",
+                "to_funds_code",
+                "from_country",
+                "to_country",
+            )
+            .filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
+            .sort("timestamp", "transaction_id")
+        )
 
     @cached_property
     def tx_index(self) -> dict[str, tuple[dt.datetime, float, str]]:
         """transaction id -> (timestamp, local amount, currency), for assembling findings."""
         tx = self.store.transactions.select(
-            "transaction_id", "timestamp", pl.coalesce("amount_local", "amount").cast(pl.Float64),
+            "transaction_id",
+            "timestamp",
+            pl.coalesce("amount_local", "amount").cast(pl.Float64),
             pl.coalesce("currency_local", "currency"),
         )
         return {r[0]: (r[1], r[2], r[3]) for r in tx.iter_rows()}
@@ -149,8 +171,10 @@ class Context:
         cond = pl.lit(False)
         if filters.exclude_business_types:
             words = "|".join(t.replace("_", " ") for t in filters.exclude_business_types)
-            cond = cond | pl.col("business_type").is_in(filters.exclude_business_types).fill_null(False) | (
-                pl.col("business").str.to_lowercase().str.contains(words).fill_null(False)
+            cond = (
+                cond
+                | pl.col("business_type").is_in(filters.exclude_business_types).fill_null(False)
+                | (pl.col("business").str.to_lowercase().str.contains(words).fill_null(False))
             )
         if filters.exclude_wallet_labels:
             cond = cond | pl.col("label").is_in(filters.exclude_wallet_labels).fill_null(False)
@@ -175,8 +199,9 @@ class Context:
         if filters.min_amount:
             f = f.filter(pl.col("amount") >= filters.min_amount)
         if filters.jurisdictions:
-            f = f.filter(pl.col("from_country").is_in(filters.jurisdictions)
-                         | pl.col("to_country").is_in(filters.jurisdictions))
+            f = f.filter(
+                pl.col("from_country").is_in(filters.jurisdictions) | pl.col("to_country").is_in(filters.jurisdictions)
+            )
         return f
 
     @cached_property
@@ -188,12 +213,13 @@ class Context:
         ).iter_rows():
             if kind == "wallet":
                 addr = address or number or acc_id
-                text = f"{chain or ''} wallet {addr[:8]}…{addr[-4:]}".strip()
+                addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
+                text = f"{chain or ''} wallet {addr}".strip()
                 if label:
                     text = f"{label} {text}"
             else:
                 ident = iban or number or acc_id
-                text = f"account …{ident[-4:]}"
+                text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
             who = names.get(holder) if holder else None
             out[acc_id] = f"{who} ({text})" if who else text
         return out
@@ -233,8 +259,9 @@ class Finding:
 
     @property
     def finding_id(self) -> str:
-        digest = hashlib.sha256(f"{self.rule_id}|{'|'.join(sorted(self.transactions))}|{'|'.join(self.path)}"
-                                .encode()).hexdigest()
+        digest = hashlib.sha256(
+            f"{self.rule_id}|{'|'.join(sorted(self.transactions))}|{'|'.join(self.path)}".encode()
+        ).hexdigest()
         return f"F-{digest[:16]}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,6 +297,21 @@ class Hit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def tmin(series: pl.Series) -> dt.datetime:
+    """The earliest timestamp of a non-empty datetime column, typed."""
+    value = series.min()
+    if not isinstance(value, dt.datetime):
+        raise TypeError("expected a non-empty datetime column")
+    return value
+
+
+def tmax(series: pl.Series) -> dt.datetime:
+    value = series.max()
+    if not isinstance(value, dt.datetime):
+        raise TypeError("expected a non-empty datetime column")
+    return value
+
+
 def money(amount: float, currency: str | None = "EUR") -> str:
     return f"{currency or ''} {amount:,.0f}".strip()
 
@@ -277,5 +319,3 @@ def money(amount: float, currency: str | None = "EUR") -> str:
 def span(a: dt.datetime, b: dt.datetime) -> str:
     hours = (b - a).total_seconds() / 3600
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
-
-

@@ -10,35 +10,39 @@ import datetime as dt
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from finintel.detect.base import Context, Filters, Hit, money, span
+from finintel.detect.base import Context, Filters, Hit, money, span, tmax, tmin
 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# -- fans ---------------------------------------------------------------------------------------------------------------
+# -- fans --
 
 
 class FanParams(Params):
     min_counterparties: int = Field(default=5, ge=2, description="distinct counterparties within the window")
     window_hours: float = Field(default=24, gt=0)
     min_each: float = Field(default=0, ge=0, description="ignore transfers below this amount")
-    max_each: float | None = Field(default=None, description="ignore transfers above this amount")
     one_off_only: bool = Field(
-        default=True, description="count only counterparties with no other transfer in the same direction in the "
-        "whole data (recurring payees such as employees are not smurfs)"
+        default=True,
+        description="count only counterparties with no other transfer in the same direction in the "
+        "whole data (recurring payees such as employees are not smurfs)",
     )
     max_hub_transactions: int = Field(
         default=5000, ge=1, description="skip hubs with more transactions than this (processors, payroll bureaus)"
     )
     max_counterparty_transactions: int | None = Field(
-        default=10, ge=1, description="count only counterparties with at most this many transactions in the data "
-        "(smurfs and money mules are low-activity accounts; a supplier's customers are not); empty: all"
+        default=10,
+        ge=1,
+        description="count only counterparties with at most this many transactions in the data "
+        "(smurfs and money mules are low-activity accounts; a supplier's customers are not); empty: all",
     )
     min_burst_ratio: float = Field(
-        default=5.0, ge=1, description="the burst must have this many times the counterparties the account deals "
-        "with in an average window of the same length (a busy shop is not a smurfing hub)"
+        default=5.0,
+        ge=1,
+        description="the burst must have this many times the counterparties the account deals "
+        "with in an average window of the same length (a busy shop is not a smurfing hub)",
     )
 
 
@@ -79,8 +83,6 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     f = ctx.flows_for(filters)
     if p.min_each:
         f = f.filter(pl.col("amount") >= p.min_each)
-    if p.max_each is not None:
-        f = f.filter(pl.col("amount") <= p.max_each)
     busy = ctx.flows.group_by(hub).len().filter(pl.col("len") > p.max_hub_transactions)[hub]
     f = f.filter(~pl.col(hub).is_in(busy.implode()))
     if p.one_off_only:
@@ -93,7 +95,7 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     window = dt.timedelta(hours=p.window_hours)
     # the account's usual rate: its transactions outside the burst, spread over the whole period of the data
     totals = dict(ctx.flows.group_by(hub).len().iter_rows())
-    period = max(ctx.flows["timestamp"].max() - ctx.flows["timestamp"].min(), window) if ctx.flows.height else window
+    period = max(tmax(ctx.flows["timestamp"]) - tmin(ctx.flows["timestamp"]), window) if ctx.flows.height else window
     for burst in _bursts(f, hub, other, p.min_counterparties, window):
         n = burst[other].n_unique()
         node = burst[hub][0]
@@ -101,18 +103,20 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
         if n < p.min_burst_ratio * usual:
             continue
         total = float(burst["amount"].sum())
-        t0, t1 = burst["timestamp"].min(), burst["timestamp"].max()
+        t0, t1 = tmin(burst["timestamp"]), tmax(burst["timestamp"])
         verb = "sent" if direction == "out" else "received"
         prep = "to" if direction == "out" else "from"
-        hits.append(Hit(
-            transactions=burst["transaction_id"].to_list(),
-            nodes=[node, *burst[other].unique(maintain_order=True).to_list()],
-            explanation=f"{ctx.display(node)} {verb} {money(total)} in {burst.height} transfers {prep} {n} one-off "
-            f"counterparties within {span(t0, t1)} ({t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M}).",
-            score=min(1.0, 0.5 + 0.05 * (n - p.min_counterparties)),
-            path=[node],
-            details={"counterparties": n, "window_hours": round((t1 - t0).total_seconds() / 3600, 1)},
-        ))
+        hits.append(
+            Hit(
+                transactions=burst["transaction_id"].to_list(),
+                nodes=[node, *burst[other].unique(maintain_order=True).to_list()],
+                explanation=f"{ctx.display(node)} {verb} {money(total)} in {burst.height} transfers {prep} {n} one-off "
+                f"counterparties within {span(t0, t1)} ({t0:%Y-%m-%d %H:%M} to {t1:%Y-%m-%d %H:%M}).",
+                score=min(1.0, 0.5 + 0.05 * (n - p.min_counterparties)),
+                path=[node],
+                details={"counterparties": n, "window_hours": round((t1 - t0).total_seconds() / 3600, 1)},
+            )
+        )
     return hits
 
 
@@ -126,7 +130,7 @@ def fan_in(ctx: Context, p: FanParams, filters: Filters) -> list[Hit]:
     return _fan(ctx, p, filters, "in")
 
 
-# -- scatter-gather / gather-scatter -------------------------------------------------------------------------------------
+# -- scatter-gather / gather-scatter --
 
 
 class ScatterParams(Params):
@@ -140,8 +144,9 @@ class ScatterParams(Params):
 
 def _degree(ctx: Context) -> pl.DataFrame:
     f = ctx.flows
-    return pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))]).group_by(
-        "node").len()
+    return (
+        pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))]).group_by("node").len()
+    )
 
 
 def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
@@ -149,33 +154,53 @@ def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit
     f = ctx.flows_for(filters)
     small = _degree(ctx).filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
     e1 = f.filter(pl.col("dst").is_in(small)).select(
-        pl.col("src").alias("S"), pl.col("dst").alias("I"), pl.col("timestamp").alias("t1"),
-        pl.col("amount").alias("a1"), pl.col("transaction_id").alias("id1"))
+        pl.col("src").alias("S"),
+        pl.col("dst").alias("I"),
+        pl.col("timestamp").alias("t1"),
+        pl.col("amount").alias("a1"),
+        pl.col("transaction_id").alias("id1"),
+    )
     e2 = f.filter(pl.col("src").is_in(small)).select(
-        pl.col("src").alias("I"), pl.col("dst").alias("T"), pl.col("timestamp").alias("t2"),
-        pl.col("amount").alias("a2"), pl.col("transaction_id").alias("id2"))
+        pl.col("src").alias("I"),
+        pl.col("dst").alias("T"),
+        pl.col("timestamp").alias("t2"),
+        pl.col("amount").alias("a2"),
+        pl.col("transaction_id").alias("id2"),
+    )
     window = dt.timedelta(hours=p.window_hours)
-    legs = e1.join(e2, on="I").filter(
-        (pl.col("t2") > pl.col("t1")) & (pl.col("t2") - pl.col("t1") <= window) & (pl.col("T") != pl.col("S"))
-        & (pl.col("a2") >= p.min_retention * pl.col("a1")) & (pl.col("a2") <= pl.col("a1") * 1.001)
-    ).sort("t1", "t2").unique(["S", "T", "I"], keep="first", maintain_order=True)
-    groups = legs.group_by("S", "T").agg(
-        pl.col("I").n_unique().alias("n"), pl.col("t1").min().alias("start"), pl.col("t2").max().alias("end")
-    ).filter((pl.col("n") >= p.min_intermediaries) & (pl.col("end") - pl.col("start") <= window))
+    legs = (
+        e1.join(e2, on="I")
+        .filter(
+            (pl.col("t2") > pl.col("t1"))
+            & (pl.col("t2") - pl.col("t1") <= window)
+            & (pl.col("T") != pl.col("S"))
+            & (pl.col("a2") >= p.min_retention * pl.col("a1"))
+            & (pl.col("a2") <= pl.col("a1") * 1.001)
+        )
+        .sort("t1", "t2")
+        .unique(["S", "T", "I"], keep="first", maintain_order=True)
+    )
+    groups = (
+        legs.group_by("S", "T")
+        .agg(pl.col("I").n_unique().alias("n"), pl.col("t1").min().alias("start"), pl.col("t2").max().alias("end"))
+        .filter((pl.col("n") >= p.min_intermediaries) & (pl.col("end") - pl.col("start") <= window))
+    )
     hits = []
     for s, t, n, start, end in groups.sort("start", "S", "T").iter_rows():
         part = legs.filter((pl.col("S") == s) & (pl.col("T") == t)).sort("t1")
         out_total, in_total = float(part["a1"].sum()), float(part["a2"].sum())
         mids = part["I"].to_list()
-        hits.append(Hit(
-            transactions=[*part["id1"].to_list(), *part.sort("t2")["id2"].to_list()],
-            nodes=[s, *mids, t],
-            explanation=f"{money(out_total)} left {ctx.display(s)} to {n} intermediaries and {money(in_total)} "
-            f"({in_total / out_total:.0%}) reached {ctx.display(t)} within {span(start, end)}.",
-            score=min(1.0, 0.6 + 0.05 * (n - p.min_intermediaries) + 0.2 * in_total / out_total - 0.16),
-            path=[s, *mids, t],
-            details={"intermediaries": n},
-        ))
+        hits.append(
+            Hit(
+                transactions=[*part["id1"].to_list(), *part.sort("t2")["id2"].to_list()],
+                nodes=[s, *mids, t],
+                explanation=f"{money(out_total)} left {ctx.display(s)} to {n} intermediaries and {money(in_total)} "
+                f"({in_total / out_total:.0%}) reached {ctx.display(t)} within {span(start, end)}.",
+                score=min(1.0, 0.6 + 0.05 * (n - p.min_intermediaries) + 0.2 * in_total / out_total - 0.16),
+                path=[s, *mids, t],
+                details={"intermediaries": n},
+            )
+        )
     return hits
 
 
@@ -195,8 +220,11 @@ def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> li
     deg = _degree(ctx).filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
     ins = f.filter(pl.col("dst").is_in(deg)).group_by("dst").agg(pl.col("src").n_unique().alias("n"))
     outs = f.filter(pl.col("src").is_in(deg)).group_by("src").agg(pl.col("dst").n_unique().alias("n"))
-    hubs = ins.filter(pl.col("n") >= p.min_sources).select(pl.col("dst").alias("hub")).join(
-        outs.filter(pl.col("n") >= p.min_sinks).select(pl.col("src").alias("hub")), on="hub")
+    hubs = (
+        ins.filter(pl.col("n") >= p.min_sources)
+        .select(pl.col("dst").alias("hub"))
+        .join(outs.filter(pl.col("n") >= p.min_sinks).select(pl.col("src").alias("hub")), on="hub")
+    )
     if hubs.height == 0:
         return []
     hub_set = hubs["hub"].implode()
@@ -225,19 +253,21 @@ def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> li
                 continue
             t_last = max(last_in, scattered[-1][2])
             used_until = t_last
-            hits.append(Hit(
-                transactions=[r[0] for r in gathered] + [r[0] for r in scattered],
-                nodes=[hub, *sorted(sources), *sorted(sinks)],
-                explanation=f"{ctx.display(hub)} collected {money(a_in)} from {len(sources)} sources and paid "
-                f"{money(a_out)} ({a_out / a_in:.0%}) to {len(sinks)} others within {span(t0, t_last)}.",
-                score=min(1.0, 0.6 + 0.03 * (len(sources) + len(sinks) - p.min_sources - p.min_sinks)),
-                path=[hub],
-                details={"sources": len(sources), "sinks": len(sinks)},
-            ))
+            hits.append(
+                Hit(
+                    transactions=[r[0] for r in gathered] + [r[0] for r in scattered],
+                    nodes=[hub, *sorted(sources), *sorted(sinks)],
+                    explanation=f"{ctx.display(hub)} collected {money(a_in)} from {len(sources)} sources and paid "
+                    f"{money(a_out)} ({a_out / a_in:.0%}) to {len(sinks)} others within {span(t0, t_last)}.",
+                    score=min(1.0, 0.6 + 0.03 * (len(sources) + len(sinks) - p.min_sources - p.min_sinks)),
+                    path=[hub],
+                    details={"sources": len(sources), "sinks": len(sinks)},
+                )
+            )
     return hits
 
 
-# -- temporal cycles ----------------------------------------------------------------------------------------------------
+# -- temporal cycles --
 
 
 class CycleParams(Params):
@@ -273,9 +303,9 @@ def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
         rows = part.select("dst", "amount", "transaction_id", "timestamp").rows()
         adjacency[src] = ([r[3] for r in rows], rows)
     hits: list[Hit] = []
-    for src, dst, amount, tid, t0 in f.filter(pl.col("amount") >= p.min_amount).select(
-        "src", "dst", "amount", "transaction_id", "timestamp"
-    ).rows():
+    for src, dst, amount, tid, t0 in (
+        f.filter(pl.col("amount") >= p.min_amount).select("src", "dst", "amount", "transaction_id", "timestamp").rows()
+    ):
         limit = t0 + window
         stack = [(dst, t0, amount, [tid], [src, dst])]
         while stack and len(hits) < p.max_cycles:
@@ -300,8 +330,16 @@ def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
     return hits
 
 
-def _cycle_hit(ctx: Context, tids: list[str], path: list[str], t0: dt.datetime, t1: dt.datetime, first: float,
-               last: float, p: CycleParams) -> Hit:
+def _cycle_hit(
+    ctx: Context,
+    tids: list[str],
+    path: list[str],
+    t0: dt.datetime,
+    t1: dt.datetime,
+    first: float,
+    last: float,
+    p: CycleParams,
+) -> Hit:
     n = len(tids)
     hours = max((t1 - t0).total_seconds() / 3600, 0.0)
     via = ", ".join(ctx.display(x) for x in path[1:])
@@ -316,7 +354,7 @@ def _cycle_hit(ctx: Context, tids: list[str], path: list[str], t0: dt.datetime, 
     )
 
 
-# -- pass-through stacks ------------------------------------------------------------------------------------------------
+# -- pass-through stacks --
 
 
 class PassThroughParams(Params):
@@ -329,19 +367,35 @@ class PassThroughParams(Params):
 
 def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[Hit]:
     """Chains of accounts that each receive money and forward nearly all of it within hours (layering stacks)."""
-    f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention ** 3)
+    f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention**3)
     quiet = _degree(ctx).filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
     hold = dt.timedelta(hours=p.hold_hours)
     ins = f.filter(pl.col("dst").is_in(quiet)).select(
-        pl.col("dst").alias("A"), pl.col("src").alias("X"), pl.col("timestamp").alias("t1"),
-        pl.col("amount").alias("a1"), pl.col("transaction_id").alias("id_in"))
+        pl.col("dst").alias("A"),
+        pl.col("src").alias("X"),
+        pl.col("timestamp").alias("t1"),
+        pl.col("amount").alias("a1"),
+        pl.col("transaction_id").alias("id_in"),
+    )
     outs = f.filter(pl.col("src").is_in(quiet)).select(
-        pl.col("src").alias("A"), pl.col("dst").alias("Y"), pl.col("timestamp").alias("t2"),
-        pl.col("amount").alias("a2"), pl.col("transaction_id").alias("id_out"))
-    events = ins.join(outs, on="A").filter(
-        (pl.col("t2") >= pl.col("t1")) & (pl.col("t2") - pl.col("t1") <= hold) & (pl.col("X") != pl.col("Y"))
-        & (pl.col("a2") >= p.min_retention * pl.col("a1")) & (pl.col("a2") <= pl.col("a1") * 1.001)
-    ).sort("t1", "t2").unique("id_in", keep="first", maintain_order=True)
+        pl.col("src").alias("A"),
+        pl.col("dst").alias("Y"),
+        pl.col("timestamp").alias("t2"),
+        pl.col("amount").alias("a2"),
+        pl.col("transaction_id").alias("id_out"),
+    )
+    events = (
+        ins.join(outs, on="A")
+        .filter(
+            (pl.col("t2") >= pl.col("t1"))
+            & (pl.col("t2") - pl.col("t1") <= hold)
+            & (pl.col("X") != pl.col("Y"))
+            & (pl.col("a2") >= p.min_retention * pl.col("a1"))
+            & (pl.col("a2") <= pl.col("a1") * 1.001)
+        )
+        .sort("t1", "t2")
+        .unique("id_in", keep="first", maintain_order=True)
+    )
     if events.height == 0:
         return []
     # link events: the out-transaction of one is the in-transaction of the next
@@ -361,27 +415,30 @@ def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[H
         path = [chain[0][1], *[c[0] for c in chain], chain[-1][5]]
         first, last = chain[0][3], chain[-1][7]
         t0, t1 = chain[0][2], chain[-1][6]
-        hits.append(Hit(
-            transactions=tids,
-            nodes=path,
-            explanation=f"{money(first)} passed through {len(chain)} accounts in a row, each forwarding at least "
-            f"{p.min_retention:.0%} within {p.hold_hours:.0f} h; {money(last)} reached {ctx.display(path[-1])} "
-            f"{span(t0, t1)} after leaving {ctx.display(path[0])}.",
-            score=min(1.0, 0.5 + 0.1 * len(chain)),
-            path=path,
-            details={"pass_through_accounts": len(chain)},
-        ))
+        hits.append(
+            Hit(
+                transactions=tids,
+                nodes=path,
+                explanation=f"{money(first)} passed through {len(chain)} accounts in a row, each forwarding at least "
+                f"{p.min_retention:.0%} within {p.hold_hours:.0f} h; {money(last)} reached {ctx.display(path[-1])} "
+                f"{span(t0, t1)} after leaving {ctx.display(path[0])}.",
+                score=min(1.0, 0.5 + 0.1 * len(chain)),
+                path=path,
+                details={"pass_through_accounts": len(chain)},
+            )
+        )
     return hits
 
 
-# -- structuring ----------------------------------------------------------------------------------------------------
+# -- structuring --
 
 
 class StructuringParams(Params):
     min_deposits: int = Field(default=3, ge=2)
     window_hours: float = Field(default=120, gt=0)
-    lower_fraction: float = Field(default=0.9, gt=0, lt=1, description="deposits between this share of the "
-                                  "threshold and the threshold")
+    lower_fraction: float = Field(
+        default=0.9, gt=0, lt=1, description="deposits between this share of the threshold and the threshold"
+    )
     default_threshold: float = Field(default=10_000, gt=0, description="when the reference data has none")
     cash_funds_codes: list[str] = Field(default_factory=lambda: ["K"])
     cash_transmodes: list[str] = Field(default_factory=lambda: ["BR", "ATM"])
@@ -399,7 +456,8 @@ def structuring(ctx: Context, p: StructuringParams, filters: Filters) -> list[Hi
     thresholds = {f"{c}|{cur}": v for (c, cur), v in ctx.ref.thresholds.items()}
     cash = cash.with_columns(
         pl.concat_str([pl.coalesce("to_country", "from_country"), pl.lit("|"), pl.col("currency")])
-        .replace_strict(thresholds, default=p.default_threshold, return_dtype=pl.Float64).alias("_thr"),
+        .replace_strict(thresholds, default=p.default_threshold, return_dtype=pl.Float64)
+        .alias("_thr"),
         pl.coalesce("from_party_id", "to_party_id", "src").alias("_who"),
     ).filter((pl.col("amount") >= p.lower_fraction * pl.col("_thr")) & (pl.col("amount") < pl.col("_thr")))
     hits = []
@@ -409,15 +467,18 @@ def structuring(ctx: Context, p: StructuringParams, filters: Filters) -> list[Hi
         who = burst["_who"][0]
         total = float(burst["amount"].sum())
         thr = float(burst["_thr"][0])
-        t0, t1 = burst["timestamp"].min(), burst["timestamp"].max()
-        hits.append(Hit(
-            transactions=burst["transaction_id"].to_list(),
-            nodes=[who, *burst["dst"].unique(maintain_order=True).to_list()],
-            explanation=f"{ctx.display(who)} made {burst.height} cash deposits of {money(burst['amount'].min())} to "
-            f"{money(burst['amount'].max())}, each under the {money(thr)} threshold, {money(total)} in total within "
-            f"{span(t0, t1)}.",
-            score=min(1.0, 0.5 + 0.1 * burst.height + (0.1 if total >= thr else 0.0)),
-            path=[who],
-            details={"deposits": burst.height, "threshold": thr},
-        ))
+        t0, t1 = tmin(burst["timestamp"]), tmax(burst["timestamp"])
+        amounts = burst["amount"].cast(pl.Float64).to_list()
+        lo, hi = min(amounts), max(amounts)
+        hits.append(
+            Hit(
+                transactions=burst["transaction_id"].to_list(),
+                nodes=[who, *burst["dst"].unique(maintain_order=True).to_list()],
+                explanation=f"{ctx.display(who)} made {burst.height} cash deposits of {money(lo)} to {money(hi)}, "
+                f"each under the {money(thr)} threshold, {money(total)} in total within {span(t0, t1)}.",
+                score=min(1.0, 0.5 + 0.1 * burst.height + (0.1 if total >= thr else 0.0)),
+                path=[who],
+                details={"deposits": burst.height, "threshold": thr},
+            )
+        )
     return hits

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from finintel.detect.base import Context, Filters, Hit, money, span
+from finintel.detect.base import Context, Filters, Hit, money, span, tmax, tmin
 from finintel.detect.layering import Params
 
 
@@ -48,26 +48,44 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
     rel = ctx.store.relations
     flows = ctx.flows
     holder = ctx.accounts.select("account_id", "holder").drop_nulls()
-    by_holder = pl.concat([
-        flows.join(holder, left_on="src", right_on="account_id").select(
-            pl.col("holder"), pl.col("timestamp"), (-pl.col("amount")).alias("signed")),
-        flows.join(holder, left_on="dst", right_on="account_id").select(
-            pl.col("holder"), pl.col("timestamp"), pl.col("amount").alias("signed")),
-    ])
+    by_holder = pl.concat(
+        [
+            flows.join(holder, left_on="src", right_on="account_id").select(
+                pl.col("holder"), pl.col("timestamp"), (-pl.col("amount")).alias("signed")
+            ),
+            flows.join(holder, left_on="dst", right_on="account_id").select(
+                pl.col("holder"), pl.col("timestamp"), pl.col("amount").alias("signed")
+            ),
+        ]
+    )
     activity = by_holder.group_by("holder").agg(
         pl.col("timestamp").min().alias("first_tx"),
         pl.col("signed").filter(pl.col("signed") > 0).sum().alias("in_amount"),
         (-pl.col("signed").filter(pl.col("signed") < 0)).sum().alias("out_amount"),
     )
-    seats = rel.filter(pl.col("kind").is_in(["directs", "nominee"]) & (pl.col("target_type") == "party")).group_by(
-        "source_id").len().rename({"len": "seats", "source_id": "director"})
-    directors = rel.filter(pl.col("kind").is_in(["directs", "nominee"])).select(
-        pl.col("source_id").alias("director"), pl.col("target_id").alias("party_id"),
-        (pl.col("kind") == "nominee").alias("is_nominee"),
-    ).join(seats, on="director", how="left").group_by("party_id").agg(
-        (pl.col("is_nominee") | (pl.col("seats") > p.board_seats_min)).any().alias("nominee_director"))
-    addresses = parties.filter(pl.col("address").is_not_null()).group_by(
-        pl.col("address").str.to_lowercase(), pl.col("city").str.to_lowercase()).len().rename({"len": "_same"})
+    seats = (
+        rel.filter(pl.col("kind").is_in(["directs", "nominee"]) & (pl.col("target_type") == "party"))
+        .group_by("source_id")
+        .len()
+        .rename({"len": "seats", "source_id": "director"})
+    )
+    directors = (
+        rel.filter(pl.col("kind").is_in(["directs", "nominee"]))
+        .select(
+            pl.col("source_id").alias("director"),
+            pl.col("target_id").alias("party_id"),
+            (pl.col("kind") == "nominee").alias("is_nominee"),
+        )
+        .join(seats, on="director", how="left")
+        .group_by("party_id")
+        .agg((pl.col("is_nominee") | (pl.col("seats") > p.board_seats_min)).any().alias("nominee_director"))
+    )
+    addresses = (
+        parties.filter(pl.col("address").is_not_null())
+        .group_by(pl.col("address").str.to_lowercase(), pl.col("city").str.to_lowercase())
+        .len()
+        .rename({"len": "_same"})
+    )
     high_risk = list(ctx.ref.high_risk)
     scored = (
         parties.join(activity, left_on="party_id", right_on="holder", how="left")
@@ -76,25 +94,29 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
         .join(addresses.rename({"address": "_a", "city": "_c"}), on=["_a", "_c"], how="left")
         .with_columns(
             recent_incorporation=pl.when(pl.col("incorporation_date").is_null() | pl.col("first_tx").is_null())
-            .then(None).otherwise(
-                (pl.col("first_tx").dt.date() - pl.col("incorporation_date")).dt.total_days() < p.max_age_days),
-            no_employees=pl.when(pl.col("employee_count").is_null()).then(None)
+            .then(None)
+            .otherwise((pl.col("first_tx").dt.date() - pl.col("incorporation_date")).dt.total_days() < p.max_age_days),
+            no_employees=pl.when(pl.col("employee_count").is_null())
+            .then(None)
             .otherwise(pl.col("employee_count") == 0),
-            formation_agent_address=pl.when(pl.col("_same").is_null()).then(None)
+            formation_agent_address=pl.when(pl.col("_same").is_null())
+            .then(None)
             .otherwise(pl.col("_same") >= p.shared_address_min),
             nominee_director=pl.col("nominee_director").fill_null(False),
-            secrecy_jurisdiction=pl.when(pl.col("incorporation_country").is_null()).then(None)
+            secrecy_jurisdiction=pl.when(pl.col("incorporation_country").is_null())
+            .then(None)
             .otherwise(pl.col("incorporation_country").is_in(high_risk)),
-            pass_through=pl.when(pl.col("in_amount").fill_null(0) <= 0).then(None).otherwise(
-                (pl.col("in_amount") - pl.col("out_amount")) / pl.col("in_amount") < p.max_retention),
+            pass_through=pl.when(pl.col("in_amount").fill_null(0) <= 0)
+            .then(None)
+            .otherwise((pl.col("in_amount") - pl.col("out_amount")) / pl.col("in_amount") < p.max_retention),
         )
     )
     w = p.weights.model_dump()
     num = pl.sum_horizontal([pl.col(k).cast(pl.Float64).fill_null(0) * v for k, v in w.items()])
     den = pl.sum_horizontal([pl.col(k).is_not_null().cast(pl.Float64) * v for k, v in w.items()])
-    return scored.with_columns(
-        pl.when(den > 0).then(num / den).otherwise(0.0).alias("shell_score")
-    ).select("party_id", "name", "incorporation_country", *w, "shell_score")
+    return scored.with_columns(pl.when(den > 0).then(num / den).otherwise(0.0).alias("shell_score")).select(
+        "party_id", "name", "incorporation_country", *w, "shell_score"
+    )
 
 
 def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
@@ -133,14 +155,23 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
         if not p.min_chain_length <= len(orgs) <= p.max_chain_length:
             continue
         inside = inner.filter(pl.col("src").is_in(list(members)) & pl.col("dst").is_in(list(members)))
-        t_first, t_last = inside["timestamp"].min(), inside["timestamp"].max()
-        entry = f.filter(pl.col("dst").is_in(list(members)) & ~pl.col("src").is_in(list(members))
-                         & (pl.col("timestamp") <= t_first) & (pl.col("timestamp") >= t_first - window))
-        exit_ = f.filter(pl.col("src").is_in(list(members)) & ~pl.col("dst").is_in(list(members))
-                         & (pl.col("timestamp") >= t_last) & (pl.col("timestamp") <= t_last + window))
+        t_first, t_last = tmin(inside["timestamp"]), tmax(inside["timestamp"])
+        entry = f.filter(
+            pl.col("dst").is_in(list(members))
+            & ~pl.col("src").is_in(list(members))
+            & (pl.col("timestamp") <= t_first)
+            & (pl.col("timestamp") >= t_first - window)
+        )
+        exit_ = f.filter(
+            pl.col("src").is_in(list(members))
+            & ~pl.col("dst").is_in(list(members))
+            & (pl.col("timestamp") >= t_last)
+            & (pl.col("timestamp") <= t_last + window)
+        )
         chain_tx = pl.concat([entry.sort("timestamp").tail(1), inside, exit_.sort("timestamp").head(1)]).sort(
-            "timestamp")
-        if chain_tx["timestamp"].max() - chain_tx["timestamp"].min() > window:
+            "timestamp"
+        )
+        if tmax(chain_tx["timestamp"]) - tmin(chain_tx["timestamp"]) > window:
             continue
         path: list[str] = []
         for s, d in chain_tx.select("src", "dst").rows():
@@ -152,8 +183,13 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
         end = path[-1]
         end_party = holder.get(end, end)
         end_kind = ctx.node_kind.get(end_party)
-        risky = sorted({indicators[o]["incorporation_country"] for o in org_path
-                        if indicators[o]["incorporation_country"] in ctx.ref.high_risk})
+        risky = sorted(
+            {
+                indicators[o]["incorporation_country"]
+                for o in org_path
+                if indicators[o]["incorporation_country"] in ctx.ref.high_risk
+            }
+        )
         evidence: dict[str, Any] = {
             o: {k: indicators[o][k] for k in ShellWeights.model_fields if indicators[o][k] is not None}
             | {"score": round(indicators[o]["shell_score"], 2)}
@@ -168,17 +204,23 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
             ends.append(f"owned ultimately by {ctx.display(ubo)}")
         if risky:
             ends.append(f"through {', '.join(risky)}")
-        hits.append(Hit(
-            transactions=chain_tx["transaction_id"].to_list(),
-            nodes=[*path, *org_path, *([ubo] if ubo else [])],
-            explanation=f"{money(amounts[0])} moved through {len(org_path)} organizations with shell indicators "
-            f"(mean score {mean_score:.2f}) in {span(chain_tx['timestamp'].min(), chain_tx['timestamp'].max())}; "
-            f"{money(amounts[-1])} left the chain" + (f"; {'; '.join(ends)}." if ends else "."),
-            score=min(1.0, 0.4 + 0.5 * mean_score + 0.05 * len(org_path) + (0.1 if ubo else 0.0)),
-            path=path,
-            details={"organizations": org_path, "indicators": evidence, "ultimate_owner": ubo,
-                     "high_risk_jurisdictions": risky},
-        ))
+        hits.append(
+            Hit(
+                transactions=chain_tx["transaction_id"].to_list(),
+                nodes=[*path, *org_path, *([ubo] if ubo else [])],
+                explanation=f"{money(amounts[0])} moved through {len(org_path)} organizations with shell indicators "
+                f"(mean score {mean_score:.2f}) in {span(tmin(chain_tx['timestamp']), tmax(chain_tx['timestamp']))}; "
+                f"{money(amounts[-1])} left the chain" + (f"; {'; '.join(ends)}." if ends else "."),
+                score=min(1.0, 0.4 + 0.5 * mean_score + 0.05 * len(org_path) + (0.1 if ubo else 0.0)),
+                path=path,
+                details={
+                    "organizations": org_path,
+                    "indicators": evidence,
+                    "ultimate_owner": ubo,
+                    "high_risk_jurisdictions": risky,
+                },
+            )
+        )
     return hits
 
 

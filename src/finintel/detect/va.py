@@ -45,14 +45,17 @@ def va_hop_chain(ctx: Context, p: HopChainParams, filters: Filters) -> list[Hit]
 
     hits = []
     for r in rows:
-        tid, src, dst, t0, amount = r
+        _, src, dst, t0, amount = r
         if kind.get(src) != "vasp" or kind.get(dst) != "wallet" or label.get(dst):
             continue
         chain = [r]
         node, t_last, a_last = dst, t0, amount
         while len(chain) <= p.max_hops:
-            nxt = [e for e in out_by.get(node, []) if t_last <= e[3] <= t0 + window
-                   and p.min_retention * a_last <= e[4] <= a_last * 1.001]
+            nxt = [
+                e
+                for e in out_by.get(node, [])
+                if t_last <= e[3] <= t0 + window and p.min_retention * a_last <= e[4] <= a_last * 1.001
+            ]
             if not nxt:
                 break
             e = max(nxt, key=lambda e: (e[4], e[0]))  # follow the bulk of the money
@@ -64,23 +67,29 @@ def va_hop_chain(ctx: Context, p: HopChainParams, filters: Filters) -> list[Hit]
         if not is_exit(chain[-1][2]) or hops < p.min_wallet_hops:
             continue
         fiat_in = [e for e in in_by.get(src, []) if kind.get(e[1]) == "bank" and t0 - window <= e[3] <= t0]
-        fiat_out = [e for e in out_by.get(chain[-1][2], []) if kind.get(e[2]) == "bank"
-                    and chain[-1][3] <= e[3] <= chain[-1][3] + window]
+        fiat_out = [
+            e
+            for e in out_by.get(chain[-1][2], [])
+            if kind.get(e[2]) == "bank" and chain[-1][3] <= e[3] <= chain[-1][3] + window
+        ]
         if p.require_fiat_ends and not (fiat_in and fiat_out):
             continue
         full = ([fiat_in[-1]] if fiat_in else []) + chain + ([fiat_out[0]] if fiat_out else [])
         path = [full[0][1], *[e[2] for e in full]]
         ends = " with fiat in and out" if fiat_in and fiat_out else ""
-        hits.append(Hit(
-            transactions=[e[0] for e in full],
-            nodes=path,
-            explanation=f"{money(amount)} left {ctx.display(src)} to a wallet, hopped through {hops + 1} wallets and "
-            f"{money(chain[-1][4])} arrived at {ctx.display(chain[-1][2])} within "
-            f"{span(full[0][3], full[-1][3])}{ends}.",
-            score=min(1.0, 0.55 + 0.05 * hops + (0.2 if ends else 0.0)),
-            path=path,
-            details={"wallet_hops": hops, "fiat_in": bool(fiat_in), "fiat_out": bool(fiat_out)},
-        ))
+        hits.append(
+            Hit(
+                transactions=[e[0] for e in full],
+                nodes=path,
+                explanation=f"{money(amount)} left {ctx.display(src)} to a wallet, hopped through {hops + 1} wallets "
+                "and "
+                f"{money(chain[-1][4])} arrived at {ctx.display(chain[-1][2])} within "
+                f"{span(full[0][3], full[-1][3])}{ends}.",
+                score=min(1.0, 0.55 + 0.05 * hops + (0.2 if ends else 0.0)),
+                path=path,
+                details={"wallet_hops": hops, "fiat_in": bool(fiat_in), "fiat_out": bool(fiat_out)},
+            )
+        )
     return hits
 
 
@@ -105,11 +114,15 @@ def va_mixer(ctx: Context, p: MixerParams, filters: Filters) -> list[Hit]:
     assigned: dict[str, list[tuple[str, str, dt.datetime, float]]] = defaultdict(list)
     open_deposits: dict[str, list[tuple[str, dt.datetime]]] = defaultdict(list)
     events = sorted(
-        [("d", r[0], r[1], r[2], r[3], r[4]) for r in deposits.select(
-            "transaction_id", "src", "dst", "timestamp", "amount").rows()]
-        + [("o", r[0], r[1], r[2], r[3], r[4]) for r in outputs.select(
-            "transaction_id", "src", "dst", "timestamp", "amount").rows()],
-        key=lambda e: (e[4], e[0] == "o", e[1]),
+        [
+            ("d", r[0], r[1], r[2], r[3], r[4])
+            for r in deposits.select("transaction_id", "src", "dst", "timestamp", "amount").rows()
+        ]
+        + [
+            ("o", r[0], r[1], r[2], r[3], r[4])
+            for r in outputs.select("transaction_id", "src", "dst", "timestamp", "amount").rows()
+        ],
+        key=lambda e: (e[4], e[0] != "d", e[1]),  # at equal times a deposit comes before an output
     )
     info = {}
     for typ, tid, src, dst, t, a in events:
@@ -130,15 +143,17 @@ def va_mixer(ctx: Context, p: MixerParams, filters: Filters) -> list[Hit]:
         if not outs:
             continue
         out_total = sum(o[3] for o in outs)
-        hits.append(Hit(
-            transactions=[dep, *[o[0] for o in outs]],
-            nodes=[src, mixer, *[o[1] for o in outs]],
-            explanation=f"{money(a)} went from {ctx.display(src)} into {ctx.display(mixer)}; {len(outs)} outputs "
-            f"totalling {money(out_total)} left it within {span(t, outs[-1][2])}.",
-            score=min(1.0, 0.7 + 0.03 * len(outs)),
-            path=[src, mixer],
-            details={"outputs": len(outs), "chain": chain.get(mixer)},
-        ))
+        hits.append(
+            Hit(
+                transactions=[dep, *[o[0] for o in outs]],
+                nodes=[src, mixer, *[o[1] for o in outs]],
+                explanation=f"{money(a)} went from {ctx.display(src)} into {ctx.display(mixer)}; {len(outs)} outputs "
+                f"totalling {money(out_total)} left it within {span(t, outs[-1][2])}.",
+                score=min(1.0, 0.7 + 0.03 * len(outs)),
+                path=[src, mixer],
+                details={"outputs": len(outs), "chain": chain.get(mixer)},
+            )
+        )
     return hits
 
 
@@ -164,8 +179,14 @@ def va_chain_hop(ctx: Context, p: ChainHopParams, filters: Filters) -> list[Hit]
     used: set[str] = set()
     hop_of: dict[str, tuple[tuple[str, str, str, dt.datetime, float], tuple[str, str, str, dt.datetime, float]]] = {}
     for i in sorted(ins, key=lambda r: (r[3], r[0])):
-        cands = [o for o in outs if o[0] not in used and chain.get(o[1]) != chain.get(i[2])
-                 and i[3] <= o[3] <= i[3] + gap and p.min_retention * i[4] <= o[4] <= i[4]]
+        cands = [
+            o
+            for o in outs
+            if o[0] not in used
+            and chain.get(o[1]) != chain.get(i[2])
+            and i[3] <= o[3] <= i[3] + gap
+            and p.min_retention * i[4] <= o[4] <= i[4]
+        ]
         if not cands:
             continue
         o = min(cands, key=lambda o: (o[3] - i[3], abs(o[4] - i[4]), o[0]))
@@ -186,16 +207,19 @@ def va_chain_hop(ctx: Context, p: ChainHopParams, filters: Filters) -> list[Hit]
         chains = [chain.get(seq[0][0][2])] + [chain.get(o[1]) for _, o in seq]
         tids = [t for i, o in seq for t in (i[0], o[0])]
         path = [w] + [n for i, o in seq for n in (i[2], o[1], o[2])]
-        hits.append(Hit(
-            transactions=tids,
-            nodes=path,
-            explanation=f"{money(seq[0][0][4])} hopped across chains {' -> '.join(c or '?' for c in chains)} through "
-            f"{len(seq)} bridge{'s' if len(seq) > 1 else ''} within {span(seq[0][0][3], seq[-1][1][3])}; "
-            f"{money(seq[-1][1][4])} arrived.",
-            score=min(1.0, 0.6 + 0.15 * len(seq)),
-            path=path,
-            details={"switches": len(seq), "chains": chains},
-        ))
+        hits.append(
+            Hit(
+                transactions=tids,
+                nodes=path,
+                explanation=f"{money(seq[0][0][4])} hopped across chains {' -> '.join(c or '?' for c in chains)} "
+                "through "
+                f"{len(seq)} bridge{'s' if len(seq) > 1 else ''} within {span(seq[0][0][3], seq[-1][1][3])}; "
+                f"{money(seq[-1][1][4])} arrived.",
+                score=min(1.0, 0.6 + 0.15 * len(seq)),
+                path=path,
+                details={"switches": len(seq), "chains": chains},
+            )
+        )
     return hits
 
 
@@ -219,7 +243,7 @@ def va_peel_chain(ctx: Context, p: PeelParams, filters: Filters) -> list[Hit]:
     for src, outs in by_src.items():
         outs.sort(key=lambda o: (o[2], o[0]))
         for i, big in enumerate(outs):
-            for small in outs[max(0, i - 3): i + 4]:
+            for small in outs[max(0, i - 3) : i + 4]:
                 if small is big or abs(small[2] - big[2]) > gap:
                     continue
                 total = small[3] + big[3]
@@ -237,13 +261,16 @@ def va_peel_chain(ctx: Context, p: PeelParams, filters: Filters) -> list[Hit]:
         tids = [t for small, big in peels for t in (small[0], big[0])]
         peeled = sum(s[3] for s, _ in peels)
         t0, t1 = min(s[2] for s, _ in peels), max(b[2] for _, b in peels)
-        hits.append(Hit(
-            transactions=tids,
-            nodes=[*chain, *[s[1] for s, _ in peels]],
-            explanation=f"{ctx.display(start)} started a peel chain of {len(peels)} hops: {money(peeled)} peeled off "
-            f"in small amounts while the remainder moved to a new wallet each time, within {span(t0, t1)}.",
-            score=min(1.0, 0.5 + 0.05 * len(peels)),
-            path=chain,
-            details={"hops": len(peels)},
-        ))
+        hits.append(
+            Hit(
+                transactions=tids,
+                nodes=[*chain, *[s[1] for s, _ in peels]],
+                explanation=f"{ctx.display(start)} started a peel chain of {len(peels)} hops: {money(peeled)} peeled "
+                "off "
+                f"in small amounts while the remainder moved to a new wallet each time, within {span(t0, t1)}.",
+                score=min(1.0, 0.5 + 0.05 * len(peels)),
+                path=chain,
+                details={"hops": len(peels)},
+            )
+        )
     return hits

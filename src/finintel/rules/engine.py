@@ -10,12 +10,21 @@ from finintel.detect import DETECTORS
 from finintel.detect.base import Context, Finding
 from finintel.rules.spec import SEVERITY_RANK, Rule
 
-
 #: Most specific first. A finding most of whose transactions are also in a finding of a more specific typology is
 #: folded into it (a fan-out that is the first half of a scatter-gather, the pass-through legs of a shell chain).
 SPECIFICITY = (
-    "shell_chain", "va_mixer", "va_chain_hop", "va_peel_chain", "va_hop_chain", "structuring", "cycle",
-    "scatter_gather", "gather_scatter", "pass_through", "fan_in", "fan_out",
+    "shell_chain",
+    "va_mixer",
+    "va_chain_hop",
+    "va_peel_chain",
+    "va_hop_chain",
+    "structuring",
+    "cycle",
+    "scatter_gather",
+    "gather_scatter",
+    "pass_through",
+    "fan_in",
+    "fan_out",
 )
 RANK = {t: i for i, t in enumerate(SPECIFICITY)}
 
@@ -38,23 +47,25 @@ def run_rule(ctx: Context, rule: Rule) -> list[Finding]:
         end = max((r[0] for r in rows), default=None)
         currency = rows[0][2] if rows else None
         accounts = [n for n in dict.fromkeys(hit.nodes) if ctx.node_kind.get(n) in ("bank", "vasp", "wallet")]
-        findings.append(Finding(
-            rule_id=rule.id,
-            rule_version=rule.spec.version,
-            typology=rule.spec.typology,
-            severity=rule.spec.severity,
-            score=round(hit.score, 4),
-            explanation=hit.explanation,
-            transactions=list(dict.fromkeys(hit.transactions)),
-            accounts=accounts,
-            parties=ctx.parties_of(hit.nodes),
-            path=hit.path,
-            start=start,
-            end=end,
-            total_amount=sum(r[1] for r in rows),
-            currency=currency,
-            details=hit.details,
-        ))
+        findings.append(
+            Finding(
+                rule_id=rule.id,
+                rule_version=rule.spec.version,
+                typology=rule.spec.typology,
+                severity=rule.spec.severity,
+                score=round(hit.score, 4),
+                explanation=hit.explanation,
+                transactions=list(dict.fromkeys(hit.transactions)),
+                accounts=accounts,
+                parties=ctx.parties_of(hit.nodes),
+                path=hit.path,
+                start=start,
+                end=end,
+                total_amount=sum(r[1] for r in rows),
+                currency=currency,
+                details=hit.details,
+            )
+        )
     return findings
 
 
@@ -93,11 +104,18 @@ def consolidate(findings: list[Finding], min_overlap: float = 0.5) -> list[Findi
         for t in txs:
             for k in by_tx.get(t, ()):
                 counts[k] = counts.get(k, 0) + 1
-        owner = next((k for k, n in sorted(counts.items()) if n >= min_overlap * len(txs)
-                      and RANK.get(kept[k].typology, 99) < RANK.get(f.typology, 99)), None)
+        owner = next(
+            (
+                k
+                for k, n in sorted(counts.items())
+                if n >= min_overlap * len(txs) and RANK.get(kept[k].typology, 99) < RANK.get(f.typology, 99)
+            ),
+            None,
+        )
         if owner is not None:
             kept[owner].details.setdefault("also_matches", []).append(
-                {"rule_id": f.rule_id, "typology": f.typology, "finding_id": f.finding_id})
+                {"rule_id": f.rule_id, "typology": f.typology, "finding_id": f.finding_id}
+            )
             continue
         kept.append(f)
         for t in txs:

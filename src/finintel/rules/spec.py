@@ -72,8 +72,7 @@ class RuleSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _params_and_tests(self) -> RuleSpec:
-        DETECTORS[self.detector].params.model_validate(self.params)  # raises with the params' key path
+    def _tests(self) -> RuleSpec:
         kinds = {t.expect for t in self.tests}
         if kinds != {"fire", "quiet"}:
             raise ValueError("tests need at least one case that must fire and one that must stay quiet")
@@ -139,12 +138,17 @@ def load_rule(path: Path) -> Rule:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        if err["type"] == "value_error" and "params" not in loc and err["msg"].startswith("Value error, 1 valid"):
-            loc = ("params",)
         key = "/".join(str(x) for x in loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"at key '{key}': {msg}{more}", file=str(path), line=_line_of(text, loc)) from None
+    try:
+        DETECTORS[spec.detector].params.model_validate(spec.params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ("params", *err["loc"])
+        key = "/".join(str(x) for x in loc)
+        raise ConfigError(f"at key '{key}': {err['msg']}", file=str(path), line=_line_of(text, loc)) from None
     return Rule(spec, path, text)
 
 

@@ -401,8 +401,15 @@ def plant_va_peel_chain(p: Planter, k: Knobs) -> None:
         p.tx(wallet, p.fresh_wallet(chain, "peel_recipient"), times[i], peel, "peel", mode="VA", funds=("X", "X"))
         amount -= peel
         nxt = p.fresh_wallet(chain, "chain_wallet")
-        p.tx(wallet, nxt, times[i] + dt.timedelta(seconds=float(p.rng.uniform(0, 60))), amount * 0.9995,
-             "remainder", mode="VA", funds=("X", "X"))
+        p.tx(
+            wallet,
+            nxt,
+            times[i] + dt.timedelta(seconds=float(p.rng.uniform(0, 60))),
+            amount * 0.9995,
+            "remainder",
+            mode="VA",
+            funds=("X", "X"),
+        )
         amount *= 0.9995
         wallet = nxt
 
