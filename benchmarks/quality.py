@@ -45,8 +45,10 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}, " \
-           f"Python {platform.python_version()}, polars {pl.__version__}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, polars {pl.__version__}"
+    )
 
 
 def run(sizes: list[int], seeds: list[int], cache: Path) -> str:
@@ -58,8 +60,9 @@ def run(sizes: list[int], seeds: list[int], cache: Path) -> str:
             t0 = time.perf_counter()
             result = scan([folder / "tabular"], wallet_labels=[folder / "wallet_labels.csv"])
             elapsed = time.perf_counter() - t0
-            ev = evaluate(result.findings, pl.read_parquet(folder / "labels.parquet"),
-                          pl.read_parquet(folder / "decoys.parquet"))
+            ev = evaluate(
+                result.findings, pl.read_parquet(folder / "labels.parquet"), pl.read_parquet(folder / "decoys.parquet")
+            )
             for s in ev.scores:
                 t = totals.setdefault(s.typology, [0, 0, 0, 0])
                 t[0] += s.instances
@@ -68,31 +71,38 @@ def run(sizes: list[int], seeds: list[int], cache: Path) -> str:
                 t[3] += s.true_findings
             worst_r = min((s.recall or 0) for s in ev.scores)
             worst_p = min((s.precision if s.precision is not None else 1) for s in ev.scores)
-            rows.append(f"| {n:,} | {seed} | {sum(s.instances for s in ev.scores)} | {len(result.findings)} | "
-                        f"{worst_r:.3f} | {worst_p:.3f} | {len(ev.decoy_hits)} | {elapsed:.1f} s |")
+            rows.append(
+                f"| {n:,} | {seed} | {sum(s.instances for s in ev.scores)} | {len(result.findings)} | "
+                f"{worst_r:.3f} | {worst_p:.3f} | {len(ev.decoy_hits)} | {elapsed:.1f} s |"
+            )
     per = ["| typology | planted | found | findings | true | recall | precision |", "|---|---|---|---|---|---|---|"]
     for typ, (inst, matched, found, true) in sorted(totals.items()):
-        per.append(f"| {typ} | {inst} | {matched} | {found} | {true} | {matched / inst:.3f} | "
-                   f"{(true / found) if found else 1:.3f} |")
-    return "\n".join([
-        f"Measured {dt.date.today().isoformat()} on {machine()}.",
-        "",
-        "Synthetic data from `finintel synth` (tabular), default rule pack, a finding matches a planted instance of its "
-        "typology when they share at least half of the smaller one's transactions (`finintel evaluate`). "
-        f"Planted density: {', '.join(f'{d:g} instances per typology per 100k at {n:,}' for n, d in DENSITY.items())}.",
-        "",
-        "| transactions | seed | planted instances | findings | worst recall | worst precision | decoy hits | scan time |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "All runs together, per typology:",
-        "",
-        *per,
-        "",
-        "Caveat: the generator and the detectors are written by the same team; synthetic recall and precision are "
-        "necessary, not sufficient. The background and decoys are there to make false positives possible "
-        "(payroll runs, payment-processor fans, exchange hot wallets, holding groups), and real data will be messier.",
-    ])
+        per.append(
+            f"| {typ} | {inst} | {matched} | {found} | {true} | {matched / inst:.3f} | "
+            f"{(true / found) if found else 1:.3f} |"
+        )
+    return "\n".join(
+        [
+            f"Measured {dt.date.today().isoformat()} on {machine()}.",
+            "",
+            "Synthetic data from `finintel synth` (tabular), default rule pack, a finding matches a planted instance "
+            "of its typology when they share at least half of the smaller one's transactions (`finintel evaluate`). "
+            "Planted density: " + ", ".join(f"{d:g} per typology per 100k at {n:,}" for n, d in DENSITY.items()) + ".",
+            "",
+            "| transactions | seed | planted instances | findings | worst recall | worst precision | decoy hits "
+            "| scan time |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "All runs together, per typology:",
+            "",
+            *per,
+            "",
+            "Caveat: the generator and the detectors are written by the same team; synthetic recall and precision are "
+            "necessary, not sufficient. The background and decoys are there to make false positives possible "
+            "(payroll runs, payment-processor fans, exchange hot wallets, holding groups); real data will be messier.",
+        ]
+    )
 
 
 def replace_section(text: str, title: str, body: str) -> str:
@@ -109,7 +119,11 @@ def main() -> None:
     args = ap.parse_args()
     body = run(args.sizes, args.seeds, args.cache)
     target = ROOT / "BENCHMARKS.md"
-    text = target.read_text() if target.exists() else "# Benchmarks\n\nFigures are written by the scripts in `benchmarks/`.\n"
+    text = (
+        target.read_text()
+        if target.exists()
+        else "# Benchmarks\n\nFigures are written by the scripts in `benchmarks/`.\n"
+    )
     target.write_text(replace_section(text, "Detection quality", body) + "\n")
     print(body)
 

@@ -140,6 +140,8 @@ class ScatterParams(Params):
     max_intermediary_transactions: int = Field(
         default=60, ge=2, description="intermediaries with more transactions than this are not mules (pruning)"
     )
+    max_growth: float = Field(default=1.001, ge=1, description="an intermediary forwards at most this multiple")
+    two_phase: bool = Field(default=False, description="every scatter leg comes before every gather leg")
 
 
 def _degree(ctx: Context) -> pl.DataFrame:
@@ -175,32 +177,45 @@ def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit
             & (pl.col("t2") - pl.col("t1") <= window)
             & (pl.col("T") != pl.col("S"))
             & (pl.col("a2") >= p.min_retention * pl.col("a1"))
-            & (pl.col("a2") <= pl.col("a1") * 1.001)
+            & (pl.col("a2") <= pl.col("a1") * p.max_growth)
         )
-        .sort("t1", "t2")
-        .unique(["S", "T", "I"], keep="first", maintain_order=True)
+        .sort("t1", "t2", "id1", "id2")
+        .unique("id1", keep="first", maintain_order=True)  # each scatter leg pairs with its first forward
     )
-    groups = (
-        legs.group_by("S", "T")
-        .agg(pl.col("I").n_unique().alias("n"), pl.col("t1").min().alias("start"), pl.col("t2").max().alias("end"))
-        .filter((pl.col("n") >= p.min_intermediaries) & (pl.col("end") - pl.col("start") <= window))
-    )
+    pairs = legs.group_by("S", "T").agg(pl.col("I").n_unique().alias("n"))
+    legs = legs.join(pairs.filter(pl.col("n") >= p.min_intermediaries), on=["S", "T"], how="semi")
     hits = []
-    for s, t, n, start, end in groups.sort("start", "S", "T").iter_rows():
-        part = legs.filter((pl.col("S") == s) & (pl.col("T") == t)).sort("t1")
-        out_total, in_total = float(part["a1"].sum()), float(part["a2"].sum())
-        mids = part["I"].to_list()
-        hits.append(
-            Hit(
-                transactions=[*part["id1"].to_list(), *part.sort("t2")["id2"].to_list()],
-                nodes=[s, *mids, t],
-                explanation=f"{money(out_total)} left {ctx.display(s)} to {n} intermediaries and {money(in_total)} "
-                f"({in_total / out_total:.0%}) reached {ctx.display(t)} within {span(start, end)}.",
-                score=min(1.0, 0.6 + 0.05 * (n - p.min_intermediaries) + 0.2 * in_total / out_total - 0.16),
-                path=[s, *mids, t],
-                details={"intermediaries": n},
+    for (s, t), part in sorted(legs.partition_by(["S", "T"], as_dict=True).items()):
+        rows = part.sort("t1", "t2", "id1").select("I", "t1", "a1", "id1", "t2", "a2", "id2").rows()
+        i = 0
+        while i < len(rows):  # slide a window over the legs: a pattern's legs all lie within one window
+            j, last = i, rows[i][4]
+            while j + 1 < len(rows) and max(last, rows[j + 1][4]) - rows[i][1] <= window:
+                j += 1
+                last = max(last, rows[j][4])
+            group = rows[i : j + 1]
+            if p.two_phase:
+                first_gather = min(r[4] for r in group)
+                group = [r for r in group if r[1] < first_gather]
+            mids = list(dict.fromkeys(r[0] for r in group))
+            if len(mids) < p.min_intermediaries:
+                i += 1
+                continue
+            out_total, in_total = sum(r[2] for r in group), sum(r[5] for r in group)
+            start, end = group[0][1], last
+            hits.append(
+                Hit(
+                    transactions=[*[r[3] for r in group], *[r[6] for r in sorted(group, key=lambda r: r[4])]],
+                    nodes=[s, *mids, t],
+                    explanation=f"{money(out_total)} left {ctx.display(s)} to {len(mids)} intermediaries and "
+                    f"{money(in_total)} ({in_total / out_total:.0%}) reached {ctx.display(t)} within "
+                    f"{span(start, end)}.",
+                    score=min(1.0, 0.44 + 0.05 * (len(mids) - p.min_intermediaries) + 0.2 * in_total / out_total),
+                    path=[s, *mids, t],
+                    details={"intermediaries": len(mids)},
+                )
             )
-        )
+            i = j + 1
     return hits
 
 
@@ -276,6 +291,7 @@ class CycleParams(Params):
     window_hours: float = Field(default=168, gt=0)
     min_retention: float = Field(default=0.8, gt=0, le=1, description="each hop keeps this share of the previous one")
     min_amount: float = Field(default=10_000, ge=0, description="the first hop moves at least this much")
+    max_growth: float = Field(default=1.001, ge=1, description="a hop carries at most this multiple of the previous")
     max_cycles: int = Field(default=100_000, ge=1, description="stop after this many cycles (safety valve)")
 
 
@@ -318,7 +334,7 @@ def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
                 nxt, a, t_id, t = rows[j]
                 if t > limit:
                     break
-                if t_id in tids or a < p.min_retention * a_last or a > a_last * 1.001:
+                if t_id in tids or a < p.min_retention * a_last or a > a_last * p.max_growth:
                     continue
                 if nxt == src:
                     if len(tids) + 1 >= p.min_length:
