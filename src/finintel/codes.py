@@ -8,7 +8,6 @@ with its file and key path.
 from __future__ import annotations
 
 import csv
-import tomllib
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -17,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from finintel.errors import ConfigError
+from finintel.errors import ConfigError, read_toml
 from finintel.problems import CATALOGUE, Severity
 
 
@@ -131,14 +130,7 @@ def _format_pydantic_error(exc: ValidationError) -> str:
 
 def load_profile_file(path: Path) -> Profile:
     """Load one profile TOML, refusing unknown keys, unknown problem codes and malformed mandatory entries."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read profile: {exc.strerror}", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("profile is not UTF-8 text", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    _, raw = read_toml(path, "profile")
     try:
         profile = Profile.model_validate(raw)
     except ValidationError as exc:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 
 class FinintelError(Exception):
     """Base class: anything finintel raises on purpose."""
@@ -37,3 +41,17 @@ class ConfigError(FinintelError):
 
 class StoreError(FinintelError):
     """A store folder is missing, incomplete or from an incompatible version."""
+
+
+def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
+    """Text and data of a TOML configuration file (profile, rule, generator settings), or a :class:`ConfigError`
+    naming the file (and the line, for syntax errors, as tomllib reports it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not UTF-8 text", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None

@@ -151,37 +151,54 @@ def _degree(ctx: Context) -> pl.DataFrame:
     )
 
 
-def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
-    """Source -> many intermediaries -> one sink, each intermediary forwarding most of what it got."""
-    f = ctx.flows_for(filters)
-    small = _degree(ctx).filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
-    e1 = f.filter(pl.col("dst").is_in(small)).select(
-        pl.col("src").alias("S"),
-        pl.col("dst").alias("I"),
+def _relays(
+    f: pl.DataFrame,
+    middles: pl.Expr | pl.Series,
+    window: dt.timedelta,
+    min_retention: float,
+    max_growth: float,
+    *,
+    strict: bool,
+) -> pl.DataFrame:
+    """Money relayed through a middle account: an in-leg X -> M joined with an out-leg M -> Y that follows it
+    within ``window`` (strictly later when ``strict``), carries between ``min_retention`` and ``max_growth`` times
+    the in-leg's amount and goes somewhere other than X. Each in-leg keeps its first out-leg.
+    Columns: X, M, Y, t1, a1, id1, t2, a2, id2."""
+    ins = f.filter(pl.col("dst").is_in(middles)).select(
+        pl.col("src").alias("X"),
+        pl.col("dst").alias("M"),
         pl.col("timestamp").alias("t1"),
         pl.col("amount").alias("a1"),
         pl.col("transaction_id").alias("id1"),
     )
-    e2 = f.filter(pl.col("src").is_in(small)).select(
-        pl.col("src").alias("I"),
-        pl.col("dst").alias("T"),
+    outs = f.filter(pl.col("src").is_in(middles)).select(
+        pl.col("src").alias("M"),
+        pl.col("dst").alias("Y"),
         pl.col("timestamp").alias("t2"),
         pl.col("amount").alias("a2"),
         pl.col("transaction_id").alias("id2"),
     )
-    window = dt.timedelta(hours=p.window_hours)
-    legs = (
-        e1.join(e2, on="I")
+    later = pl.col("t2") > pl.col("t1") if strict else pl.col("t2") >= pl.col("t1")
+    return (
+        ins.join(outs, on="M")
         .filter(
-            (pl.col("t2") > pl.col("t1"))
+            later
             & (pl.col("t2") - pl.col("t1") <= window)
-            & (pl.col("T") != pl.col("S"))
-            & (pl.col("a2") >= p.min_retention * pl.col("a1"))
-            & (pl.col("a2") <= pl.col("a1") * p.max_growth)
+            & (pl.col("Y") != pl.col("X"))
+            & (pl.col("a2") >= min_retention * pl.col("a1"))
+            & (pl.col("a2") <= pl.col("a1") * max_growth)
         )
         .sort("t1", "t2", "id1", "id2")
-        .unique("id1", keep="first", maintain_order=True)  # each scatter leg pairs with its first forward
+        .unique("id1", keep="first", maintain_order=True)
     )
+
+
+def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
+    """Source -> many intermediaries -> one sink, each intermediary forwarding most of what it got."""
+    f = ctx.flows_for(filters)
+    small = _degree(ctx).filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
+    window = dt.timedelta(hours=p.window_hours)
+    legs = _relays(f, small, window, p.min_retention, p.max_growth, strict=True).rename({"X": "S", "M": "I", "Y": "T"})
     pairs = legs.group_by("S", "T").agg(pl.col("I").n_unique().alias("n"))
     legs = legs.join(pairs.filter(pl.col("n") >= p.min_intermediaries), on=["S", "T"], how="semi")
     hits = []
@@ -386,31 +403,8 @@ def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[H
     f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention**3)
     quiet = _degree(ctx).filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
     hold = dt.timedelta(hours=p.hold_hours)
-    ins = f.filter(pl.col("dst").is_in(quiet)).select(
-        pl.col("dst").alias("A"),
-        pl.col("src").alias("X"),
-        pl.col("timestamp").alias("t1"),
-        pl.col("amount").alias("a1"),
-        pl.col("transaction_id").alias("id_in"),
-    )
-    outs = f.filter(pl.col("src").is_in(quiet)).select(
-        pl.col("src").alias("A"),
-        pl.col("dst").alias("Y"),
-        pl.col("timestamp").alias("t2"),
-        pl.col("amount").alias("a2"),
-        pl.col("transaction_id").alias("id_out"),
-    )
-    events = (
-        ins.join(outs, on="A")
-        .filter(
-            (pl.col("t2") >= pl.col("t1"))
-            & (pl.col("t2") - pl.col("t1") <= hold)
-            & (pl.col("X") != pl.col("Y"))
-            & (pl.col("a2") >= p.min_retention * pl.col("a1"))
-            & (pl.col("a2") <= pl.col("a1") * 1.001)
-        )
-        .sort("t1", "t2")
-        .unique("id_in", keep="first", maintain_order=True)
+    events = _relays(f, quiet, hold, p.min_retention, 1.001, strict=False).rename(
+        {"M": "A", "id1": "id_in", "id2": "id_out"}
     )
     if events.height == 0:
         return []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finintel.detect import DETECTORS
 from finintel.detect.base import SEVERITIES, Filters
-from finintel.errors import ConfigError
+from finintel.errors import ConfigError, read_toml
 from finintel.synth.config import TYPOLOGIES
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -124,15 +123,7 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
 
 
 def load_rule(path: Path) -> Rule:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read rule: {exc.strerror}", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("rule file is not UTF-8", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    text, data = read_toml(path, "rule")
     try:
         spec = RuleSpec.model_validate(data)
     except ValidationError as exc:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from finintel.errors import ConfigError
+from finintel.errors import ConfigError, read_toml
 
 TYPOLOGIES = (
     "shell_chain",
@@ -117,12 +116,7 @@ def load_config(path: Path | None, **overrides: object) -> SynthConfig:
     """Defaults, then the TOML file (``[typologies.cycle]`` tables merge over the defaults), then CLI overrides."""
     data: dict[str, object] = {}
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read synth config: {exc.strerror}", file=str(path)) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+        data = read_toml(path, "synth config")[1]
         typ = data.get("typologies")
         if isinstance(typ, dict):
             merged = {}
