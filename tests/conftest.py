@@ -103,8 +103,9 @@ class Cli:
     def __init__(self) -> None:
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, code: int | None = 0):
-        result = self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    def __call__(self, *args: str, code: int | None = 0, env_key: bool = False):
+        env = {"FININTEL_MATCH_KEY": "test-key-shared-by-two-fius"} if env_key else None
+        result = self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env=env)
         if code is not None:
             assert result.exit_code == code, (
                 f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

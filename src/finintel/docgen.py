@@ -114,6 +114,17 @@ def render(text: str, name: str, content: str) -> str:
     return pattern.sub(lambda m: m.group(1) + content + m.group(3), text)
 
 
+def case_schema_json() -> str:
+    import json
+
+    from finintel.cases.schema import json_schema
+
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+WHOLE_FILES = {"case.schema.json": case_schema_json}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     check = "--check" in args
@@ -124,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         text = path.read_text(encoding="utf-8")
         new = render(text, block, make())
         if new != text:
+            stale.append(str(path))
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    for file, make_file in WHOLE_FILES.items():
+        path = docs / file
+        new = make_file()
+        if not path.exists() or path.read_text(encoding="utf-8") != new:
             stale.append(str(path))
             if not check:
                 path.write_text(new, encoding="utf-8")

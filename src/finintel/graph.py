@@ -69,7 +69,7 @@ def build_graph(store: Store, transaction_ids: Iterable[str] | None = None) -> n
     for row in parties.iter_rows(named=True):
         attrs = _clean(row)
         attrs["kind"] = row["kind"]
-        attrs["label"] = row["name"]
+        attrs["label"] = row["name"] or row["party_id"]  # redacted bundles have no names
         g.add_node(row["party_id"], **attrs)
     for row in accounts.iter_rows(named=True):
         attrs = _clean(row)

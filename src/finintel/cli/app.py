@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, ParamSpec
+from typing import Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -299,6 +299,14 @@ RulesOpt = Annotated[
     list[Path] | None,
     typer.Option("--rules", help="Rule folder layered over the default pack (repeatable; same id replaces)."),
 ]
+SenderOpt = Annotated[str | None, typer.Option("--sender", help="Sending FIU code (ISO country or FIU id).")]
+RecipientOpt = Annotated[
+    str | None, typer.Option("--recipient", help="Recipient FIU: redact identifiers into keyed match tokens.")
+]
+KeyFileOpt = Annotated[
+    Path | None, typer.Option("--key-file", help="Key agreed with the partner FIU (else $FININTEL_MATCH_KEY).")
+]
+RedactionOpt = Annotated[str, typer.Option("--redaction", help="Redaction profile (data/redaction/profiles.toml).")]
 WalletLabelsOpt = Annotated[
     list[Path] | None,
     typer.Option("--wallet-labels", help="CSV of chain,address,label (exchange, mixer, bridge, ...); repeatable."),
@@ -319,6 +327,13 @@ def scan(
     goaml_profile: ProfileOpt = None,
     profile: Annotated[bool, typer.Option("--profile", help="Report per-rule timings.")] = False,
     top: Annotated[int, typer.Option("--top", help="Text: how many findings to show.")] = 20,
+    bundles: Annotated[
+        Path | None, typer.Option("--bundles", help="Write one case bundle per case into this folder.")
+    ] = None,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    key_file: KeyFileOpt = None,
+    redaction: RedactionOpt = "partner",
 ) -> None:
     """Run the rule pack over reports, datasets or a store and report findings with their evidence.
 
@@ -341,9 +356,189 @@ def scan(
     else:
         with _text_console(out) as console_out:
             render.to_text(result, console_out, top=top, timings=profile)
+    if bundles is not None:
+        written = _write_bundles(result, bundles, sender, recipient, key_file, redaction, None)
+        console.print(f"{len(written)} case bundle(s) written to {escape(str(bundles))}", highlight=False)
     worst = result.worst()
     failed = fail_on is not FailOn.none and worst is not None and SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on.value]
     raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
+
+
+def _write_bundles(
+    result: Any,
+    out_dir: Path,
+    sender: str | None,
+    recipient: str | None,
+    key_file: Path | None,
+    redaction: str,
+    only: str | None,
+) -> list[Path]:
+    from finintel.cases.build import build_cases
+    from finintel.cases.bundle import BundleOptions, write_bundle
+    from finintel.cases.redact import Redactor, load_key, load_profiles
+    from finintel.errors import ConfigError
+
+    cases = build_cases(result.store, result.findings)
+    if only is not None:
+        cases = [c for c in cases if c.case_id == only]
+        if not cases:
+            raise ConfigError(f"no case {only!r} (see finintel cases list)")
+    written = []
+    for case in cases:
+        redactor = None
+        if recipient:
+            profiles = load_profiles()
+            if redaction not in profiles:
+                raise ConfigError(f"unknown redaction profile {redaction!r}; known: {', '.join(profiles)}")
+            redactor = Redactor(load_key(key_file), profiles[redaction])
+        opts = BundleOptions(sender=sender, recipient=recipient, redactor=redactor)
+        written.append(write_bundle(result.store, case, out_dir, result.rules, opts))
+    return written
+
+
+cases_app = typer.Typer(help="Cases (findings grouped by shared subjects) and case bundles.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+
+def _scan_for_cases(inputs: list[str], rules: list[Path] | None, wallet_labels: list[Path] | None) -> Any:
+    from finintel.scan import scan as run_scan
+
+    return run_scan(inputs, rule_dirs=rules or [], wallet_labels=wallet_labels or [])
+
+
+@cases_app.command("list")
+@handles_errors
+def cases_list(
+    inputs: Annotated[list[str], typer.Argument(help="A store, or reports/datasets to scan.")],
+    rules: RulesOpt = None,
+    wallet_labels: WalletLabelsOpt = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+) -> None:
+    """Scan and list the cases: id, risk, typologies, jurisdictions, totals, activity."""
+    import json
+
+    from rich.table import Table
+
+    from finintel.cases.build import build_cases
+
+    result = _scan_for_cases(inputs, rules, wallet_labels)
+    cases = build_cases(result.store, result.findings)
+    rows: list[dict[str, Any]] = [
+        {
+            "case_id": c.case_id,
+            "risk_score": c.risk_score,
+            "severity": c.worst_severity,
+            "typologies": c.typologies,
+            "jurisdictions": c.jurisdictions,
+            "totals": c.totals,
+            "findings": len(c.findings),
+            "transactions": len(c.transactions),
+            "first_activity": str(c.first_activity),
+            "last_activity": str(c.last_activity),
+        }
+        for c in cases
+    ]
+    if fmt is OutFormat.json:
+        _write_output(json.dumps({"cases": rows}, indent=2) + "\n", None)
+        return
+    table = Table(title=f"{len(rows)} cases", header_style="bold")
+    for col in ("case", "risk", "severity", "typologies", "jurisdictions", "findings", "activity"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["case_id"],
+            f"{r['risk_score']:.1f}",
+            r["severity"],
+            ", ".join(r["typologies"]),
+            ", ".join(r["jurisdictions"]),
+            str(r["findings"]),
+            f"{r['first_activity'][:10]} .. {r['last_activity'][:10]}",
+        )
+    _stdout_console().print(table)
+
+
+@cases_app.command("show")
+@handles_errors
+def cases_show(
+    inputs: Annotated[list[str], typer.Argument(help="A store, or reports/datasets to scan.")],
+    case_id: Annotated[str, typer.Option("--case", help="Case id from cases list.")],
+    rules: RulesOpt = None,
+    wallet_labels: WalletLabelsOpt = None,
+) -> None:
+    """Show one case as JSON (what case.json of its bundle holds, unredacted)."""
+    import json
+
+    from finintel.cases.build import build_cases
+    from finintel.cases.bundle import case_document, case_tables
+    from finintel.errors import ConfigError
+
+    result = _scan_for_cases(inputs, rules, wallet_labels)
+    found = [c for c in build_cases(result.store, result.findings) if c.case_id == case_id]
+    if not found:
+        raise ConfigError(f"no case {case_id!r} (see finintel cases list)")
+    doc = case_document(found[0], case_tables(result.store, found[0]))
+    _write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", None)
+
+
+@cases_app.command("export")
+@handles_errors
+def cases_export(
+    inputs: Annotated[list[str], typer.Argument(help="A store, or reports/datasets to scan.")],
+    case_id: Annotated[str, typer.Option("--case", help="Case id from cases list.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the bundle (written atomically).")],
+    rules: RulesOpt = None,
+    wallet_labels: WalletLabelsOpt = None,
+    sender: SenderOpt = None,
+    recipient: RecipientOpt = None,
+    key_file: KeyFileOpt = None,
+    redaction: RedactionOpt = "partner",
+) -> None:
+    """Export one case as a bundle; with --recipient, identifiers are replaced by keyed match tokens."""
+    result = _scan_for_cases(inputs, rules, wallet_labels)
+    [path] = _write_bundles(result, out, sender, recipient, key_file, redaction, case_id)
+    sys.stdout.write(f"{path}\n")
+
+
+@cases_app.command("verify")
+@handles_errors
+def cases_verify(bundle: Annotated[Path, typer.Argument(help="A case bundle folder.")]) -> None:
+    """Check the manifest and every file's SHA-256. Exit 0 intact, 1 changed/missing/extra files, 2 not a bundle."""
+    from finintel.cases.bundle import verify_bundle
+
+    problems = verify_bundle(bundle)
+    for p in problems:
+        sys.stdout.write(f"{bundle}/{p}\n")
+    if not problems:
+        sys.stdout.write(f"{bundle}: intact\n")
+    raise typer.Exit(int(ExitCode.FINDINGS if problems else ExitCode.OK))
+
+
+@cases_app.command("match")
+@handles_errors
+def cases_match(
+    bundle: Annotated[Path, typer.Argument(help="A redacted case bundle received from a partner FIU.")],
+    store: Annotated[Path, typer.Argument(help="Your own finintel store.")],
+    key_file: KeyFileOpt = None,
+    fmt: Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")] = OutFormat.text,
+) -> None:
+    """Which subjects of a partner's redacted bundle does your store know? Exit 0 none, 1 some."""
+    import json
+
+    from finintel.cases.bundle import match_bundle, read_manifest
+    from finintel.cases.redact import Redactor, load_key, load_profiles
+    from finintel.store import Store as StoreT
+
+    manifest = read_manifest(bundle)
+    profile = (manifest.get("redaction") or {}).get("profile") or "partner"
+    redactor = Redactor(load_key(key_file), load_profiles()[profile])
+    matches = match_bundle(bundle, redactor, StoreT.load(store))
+    if fmt is OutFormat.json:
+        _write_output(json.dumps({"matches": matches}, indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        for m in matches:
+            sys.stdout.write(f"{m['bundle_subject']} -> {m['kind']} {m['local_id']} ({m['local_label']})\n")
+        sys.stdout.write(f"{len(matches)} match(es)\n")
+    raise typer.Exit(int(ExitCode.FINDINGS if matches else ExitCode.OK))
 
 
 rules_app = typer.Typer(help="List, document and test the rule pack.", no_args_is_help=True)

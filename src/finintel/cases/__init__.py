@@ -1,0 +1,1 @@
+"""Cases and case bundles for exchange between FIUs."""
