@@ -229,3 +229,28 @@ def test_parquet_in_bundle_reads_back(result, cases, tmp_path: Path) -> None:
     path = _write(result, cases[0], tmp_path)
     tx = pl.read_parquet(path / "transactions.parquet")
     assert set(tx["transaction_id"]) == set(cases[0].transactions)
+
+
+def test_pagerank_ranks_the_hub_first() -> None:
+    import networkx as nx
+
+    from finintel.cases.build import pagerank
+
+    star = nx.star_graph(6)
+    for u, v in star.edges:
+        star.edges[u, v]["weight"] = 1
+    rank = pagerank(star)
+    assert max(rank, key=rank.__getitem__) == 0 and abs(sum(rank.values()) - 1) < 1e-9
+
+
+def test_large_case_graph_renders_without_scipy() -> None:
+    import networkx as nx
+
+    from finintel.cases.html import link_chart
+
+    g = nx.MultiDiGraph()
+    for i in range(450):
+        g.add_node(f"n{i}", kind="account", label=f"n{i}")
+        g.add_edge("hub", f"n{i}", kind="transaction", amount_local=1.0, transaction_id=f"t{i}")
+    g.nodes["hub"].update(kind="person", label="hub")
+    assert link_chart(g).count("<rect") >= 450

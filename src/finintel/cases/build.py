@@ -146,6 +146,29 @@ def case_graph(store: Store, case: Case) -> nx.MultiDiGraph:
     return build_graph(store, case.transactions)
 
 
+def pagerank(g: nx.Graph, damping: float = 0.85, iterations: int = 100, tol: float = 1e-10) -> dict[str, float]:
+    """Weighted PageRank by power iteration (networkx's own needs scipy, which finintel does not depend on)."""
+    nodes = sorted(g.nodes)
+    n = len(nodes)
+    if n == 0:
+        return {}
+    rank = dict.fromkeys(nodes, 1.0 / n)
+    strength = {v: sum(d.get("weight", 1) for _, _, d in g.edges(v, data=True)) for v in nodes}
+    for _ in range(iterations):
+        dangling = sum(rank[v] for v in nodes if strength[v] == 0)
+        new = {}
+        for v in nodes:
+            inflow = sum(
+                rank[u] * d.get("weight", 1) / strength[u]
+                for u, _, d in ((u, v, g.edges[u, v]) for u in g.neighbors(v))
+            )
+            new[v] = (1 - damping) / n + damping * (inflow + dangling / n)
+        if sum(abs(new[v] - rank[v]) for v in nodes) < tol:
+            return new
+        rank = new
+    return rank
+
+
 def rank_subjects(store: Store, case: Case) -> list[dict[str, Any]]:
     """Parties and accounts of the case ranked by PageRank on the case graph (money and links, undirected)."""
     g = case_graph(store, case)
@@ -156,7 +179,7 @@ def rank_subjects(store: Store, case: Case) -> list[dict[str, Any]]:
     for u, v in g.edges():
         if u != v:
             simple.add_edge(u, v, weight=simple.get_edge_data(u, v, {"weight": 0})["weight"] + 1)
-    rank = nx.pagerank(simple, weight="weight") if simple.number_of_edges() else dict.fromkeys(simple.nodes, 1.0)
+    rank = pagerank(simple)
     out = []
     for node, value in sorted(rank.items(), key=lambda kv: (-kv[1], kv[0])):
         data = g.nodes[node]

@@ -62,7 +62,10 @@ def link_chart(g: nx.MultiDiGraph, width: int = 1000, height: int = 640) -> str:
     simple = nx.Graph()
     simple.add_nodes_from(sorted(g.nodes))
     simple.add_edges_from((u, v) for u, v in g.edges())
-    pos = nx.spring_layout(simple, seed=7, k=1.6 / math.sqrt(max(simple.number_of_nodes(), 1)), iterations=200)
+    if simple.number_of_nodes() < 400:  # networkx switches to scipy (not a dependency) for larger graphs
+        pos = nx.spring_layout(simple, seed=7, k=1.6 / math.sqrt(max(simple.number_of_nodes(), 1)), iterations=200)
+    else:
+        pos = nx.circular_layout(simple)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     minx, maxx, miny, maxy = min(xs), max(xs), min(ys), max(ys)
