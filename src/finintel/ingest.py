@@ -210,7 +210,8 @@ class Ingestor:
         self.files: list[FileSummary] = []
         self._buf = _Buffer()
         self._tabular: list[dict[str, pl.DataFrame]] = []
-        self._tx_seen: dict[str, str] = {}
+        self._tx_seen: dict[str, str] = {}  # goAML transactions (already Python objects)
+        self._tx_seen_frames: list[pl.DataFrame] = []  # tabular transactions, kept as frames
         self._reports_seen: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
         self._file_index = 0
@@ -342,7 +343,7 @@ class Ingestor:
                 self.counts.add("rejected", "transactions")
                 continue
             tid = tx["transaction_id"]
-            first = self._tx_seen.get(tid)
+            first = self._tx_seen.get(tid) or self._tabular_first(tid)
             if first is not None:
                 p = make_problem(
                     "FI-V002",
@@ -384,6 +385,13 @@ class Ingestor:
         main.party_mentions.extend(keep)
         main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
         main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
+
+    def _tabular_first(self, tid: str) -> str | None:
+        for frame in self._tx_seen_frames:
+            hit = frame.filter(pl.col("transaction_id") == tid)
+            if hit.height:
+                return str(hit["first"][0])
+        return None
 
     @staticmethod
     def _dup_row(tx: dict[str, Any], reason: str, code: str = "FI-V012") -> dict[str, Any]:
@@ -435,36 +443,53 @@ class Ingestor:
         tx = result.tables["transactions"]
         if tx.height == 0:
             return
-        seen = pl.Series(list(self._tx_seen), dtype=pl.String)
-        dup = tx["transaction_id"].is_in(seen.implode()) if len(seen) else pl.Series([False] * tx.height)
-        for row in tx.filter(dup).select("transaction_id", "transaction_number", "source_file", "source_line").rows():
-            tid, number, file, line = row
-            p = make_problem(
-                "FI-V002",
-                file=file,
-                line=line,
-                path="transactions.transaction_id",
-                ref=tid,
-                value=number,
-                first=self._tx_seen[tid],
-            )
-            result.problems.append(p)
-            result.rejects.append(
-                {
-                    "kind": "transactions",
-                    "ref": tid,
-                    "file": file,
-                    "line": line,
-                    "path": "transactions",
-                    "report_id": None,
-                    "codes": [p.code],
-                    "reasons": p.message,
-                }
-            )
-        kept = tx.filter(~dup)
+        seen = self._seen_frame()
+        if seen.height:
+            dup = tx.join(seen, on="transaction_id", how="inner")
+            for tid, number, file, line, first in dup.select(
+                "transaction_id", "transaction_number", "source_file", "source_line", "first"
+            ).rows():
+                p = make_problem(
+                    "FI-V002",
+                    file=file,
+                    line=line,
+                    path="transactions.transaction_id",
+                    ref=tid,
+                    value=number,
+                    first=first,
+                )
+                result.problems.append(p)
+                result.rejects.append(
+                    {
+                        "kind": "transactions",
+                        "ref": tid,
+                        "file": file,
+                        "line": line,
+                        "path": "transactions",
+                        "report_id": None,
+                        "codes": [p.code],
+                        "reasons": p.message,
+                    }
+                )
+            if dup.height:
+                tx = tx.join(dup.select("transaction_id"), on="transaction_id", how="anti")
+        kept = tx
         result.tables["transactions"] = kept
-        for tid, file, line in kept.select("transaction_id", "source_file", "source_line").iter_rows():
-            self._tx_seen[tid] = f"{file}:{line}"
+        self._tx_seen_frames.append(
+            kept.select(
+                "transaction_id",
+                pl.format("{}:{}", pl.col("source_file"), pl.col("source_line")).alias("first"),
+            )
+        )
+
+    def _seen_frame(self) -> pl.DataFrame:
+        """Every transaction id read so far with where it was first read (goAML dict + tabular frames)."""
+        parts = [f for f in self._tx_seen_frames if f.height]
+        if self._tx_seen:
+            parts.append(pl.DataFrame({"transaction_id": list(self._tx_seen), "first": list(self._tx_seen.values())}))
+        if not parts:
+            return pl.DataFrame(schema={"transaction_id": pl.String, "first": pl.String})
+        return pl.concat(parts, how="vertical")
 
     def add_store(self, folder: Path) -> FileSummary:
         raise InputError(

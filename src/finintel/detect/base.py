@@ -145,13 +145,11 @@ class Context:
             .sort("timestamp", "transaction_id")
         )
 
-    @cached_property
-    def tx_index(self) -> dict[str, tuple[dt.datetime, float, str]]:
-        """transaction id -> (timestamp, local amount, currency), for assembling findings."""
-        tx = self.store.transactions.select(
-            "transaction_id",
-            "timestamp",
-            pl.coalesce("amount_local", "amount").cast(pl.Float64),
+    def tx_index(self, ids: Iterable[str]) -> dict[str, tuple[dt.datetime, float, str]]:
+        """transaction id -> (timestamp, local amount, currency) for the given ids, to assemble findings."""
+        wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
+        tx = self.store.transactions.filter(pl.col("transaction_id").is_in(wanted.implode())).select(
+            "transaction_id", "timestamp", pl.coalesce("amount_local", "amount").cast(pl.Float64),
             pl.coalesce("currency_local", "currency"),
         )
         return {r[0]: (r[1], r[2], r[3]) for r in tx.iter_rows()}

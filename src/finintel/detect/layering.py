@@ -250,13 +250,23 @@ def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> li
     f = ctx.flows_for(filters)
     window = dt.timedelta(hours=p.window_hours)
     deg = _degree(ctx).filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
-    ins = f.filter(pl.col("dst").is_in(deg)).group_by("dst").agg(pl.col("src").n_unique().alias("n"))
-    outs = f.filter(pl.col("src").is_in(deg)).group_by("src").agg(pl.col("dst").n_unique().alias("n"))
-    hubs = (
-        ins.filter(pl.col("n") >= p.min_sources)
-        .select(pl.col("dst").alias("hub"))
-        .join(outs.filter(pl.col("n") >= p.min_sinks).select(pl.col("src").alias("hub")), on="hub")
-    )
+    period = f"{int(window.total_seconds())}s"
+
+    def busy(frame: pl.DataFrame, hub: str, other: str, k: int) -> pl.DataFrame:
+        """Hubs with >= k distinct counterparties inside some window (vectorised rolling count)."""
+        return (
+            frame.filter(pl.col(hub).is_in(deg))
+            .sort(hub, "timestamp")
+            .rolling(index_column="timestamp", period=period, group_by=hub)
+            .agg(pl.col(other).n_unique().alias("n"), pl.col("amount").sum().alias("total"))
+            .filter(pl.col("n") >= k)
+            .group_by(hub)
+            .agg(pl.col("total").max())
+            .rename({hub: "hub"})
+        )
+
+    gathering = busy(f, "dst", "src", p.min_sources).filter(pl.col("total") >= p.min_total).select("hub")
+    hubs = gathering.join(busy(f, "src", "dst", p.min_sinks).select("hub"), on="hub")
     if hubs.height == 0:
         return []
     hub_set = hubs["hub"].implode()

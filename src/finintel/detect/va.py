@@ -31,7 +31,8 @@ def va_hop_chain(ctx: Context, p: HopChainParams, filters: Filters) -> list[Hit]
     """Funds leave a VASP to a wallet, hop between unlabelled wallets and come back into a VASP (with the fiat
     deposit before and the fiat withdrawal after, when present)."""
     kind, label, _ = _kinds(ctx)
-    f = ctx.flows_for(filters)
+    crypto = [a for a, k in kind.items() if k in ("vasp", "wallet")]
+    f = ctx.flows_for(filters).filter(pl.col("src").is_in(crypto) | pl.col("dst").is_in(crypto))
     window = dt.timedelta(hours=p.window_hours)
     rows = f.select("transaction_id", "src", "dst", "timestamp", "amount").rows()
     out_by: dict[str, list[tuple[str, str, str, dt.datetime, float]]] = defaultdict(list)

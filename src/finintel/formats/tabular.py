@@ -138,9 +138,14 @@ def _as_strings(frame: pl.DataFrame) -> pl.DataFrame:
 def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult | None:
     """Read and check one table; ``None`` when the file itself cannot be read (a fatal problem is added)."""
     file = str(path)
+    typed = pl.DataFrame()  # Parquet columns that already have the right type: no parsing needed
     try:
         if path.suffix == ".parquet":
-            raw = _as_strings(pl.read_parquet(path))
+            frame = pl.read_parquet(path)
+            columns = dataset_columns(table)
+            keep = [c for c, t in frame.schema.items() if c in columns and t == columns[c] and t != pl.String()]
+            typed = frame.select(keep)
+            raw = _as_strings(frame.drop(keep))
             first_line = 1  # parquet rows are numbered from 1
         else:
             raw = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
@@ -149,7 +154,8 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
         problems.append(make_problem("FI-R001", file=file, reason=_short(exc)))
         return None
     columns = dataset_columns(table)
-    missing = [alts for alts in REQUIRED_COLUMNS[table] if not any(a in raw.columns for a in alts)]
+    all_columns = [*raw.columns, *typed.columns]
+    missing = [alts for alts in REQUIRED_COLUMNS[table] if not any(a in all_columns for a in alts)]
     for alts in missing:
         problems.append(make_problem("FI-T001", file=file, line=1, path=table, table=table, column=" or ".join(alts)))
     if missing:
@@ -173,9 +179,12 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
     for col in raw.columns:
         if col not in columns and col not in _STORE_ONLY:
             problems.append(make_problem("FI-T002", file=file, line=1, path=f"{table}.{col}", table=table, column=col))
-    present = [c for c in columns if c in raw.columns]
-    raw = raw.select(present).with_row_index("_row", offset=first_line)
-    parsed = raw.select(["_row", *[_parse_column(c, columns[c]) for c in present]])
+    present = [c for c in columns if c in all_columns]
+    textual = [c for c in present if c in raw.columns]
+    raw = raw.select(textual).with_row_index("_row", offset=first_line)
+    parsed = raw.select(["_row", *[_parse_column(c, columns[c]) for c in textual]]).hstack(
+        typed.select([c for c in present if c in typed.columns])
+    )
     bad: dict[int, list[Problem]] = {}
     required = set(REQUIRED_VALUES[table])
 
@@ -196,9 +205,13 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
                 bad.setdefault(row, []).append(p)
 
     for col in present:
-        raw_col = raw[col].str.strip_chars()
-        empty = raw_col.is_null() | (raw_col == "")
-        failed = parsed[col].is_null() & ~empty
+        if col in typed.columns:
+            empty = typed[col].is_null()
+            failed = pl.repeat(False, typed.height, eager=True)
+        else:
+            raw_col = raw[col].str.strip_chars()
+            empty = raw_col.is_null() | (raw_col == "")
+            failed = parsed[col].is_null() & ~empty
         if failed.any():
             flag(
                 raw.filter(failed).select(["_row", pl.col(col).alias("_v")]),

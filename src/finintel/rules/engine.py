@@ -39,7 +39,7 @@ class RunResult:
 def run_rule(ctx: Context, rule: Rule) -> list[Finding]:
     detector = DETECTORS[rule.spec.detector]
     hits = detector.run(ctx, rule.params, rule.spec.filters)
-    tx_index = ctx.tx_index
+    tx_index = ctx.tx_index(t for hit in hits for t in hit.transactions)
     findings = []
     for hit in hits:
         rows = [tx_index[t] for t in hit.transactions if t in tx_index]
