@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 _DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -73,11 +74,13 @@ def parse_int(text: str) -> int | None:
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
+@lru_cache(maxsize=262144)
 def norm_identifier(value: str) -> str:
     """Identifiers compare without case, spaces, dots, dashes and slashes: ``AB-123 456`` == ``ab123456``."""
     return _NON_ALNUM.sub("", value).upper()
 
 
+@lru_cache(maxsize=65536)
 def iban_is_valid(value: str) -> bool:
     """ISO 13616 IBAN: 2 letters, 2 check digits, up to 30 alphanumerics, mod-97 == 1."""
     iban = norm_identifier(value)
@@ -99,6 +102,7 @@ _LEGAL_SUFFIXES = {
 }
 
 
+@lru_cache(maxsize=262144)
 def norm_name(value: str) -> str:
     """Names compare folded: accents removed, case folded, punctuation to spaces, legal suffixes abbreviated."""
     decomposed = unicodedata.normalize("NFKD", value)
@@ -125,6 +129,7 @@ _ADDRESS_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
 EVM_CHAINS = frozenset({"ETH", "BSC", "POLYGON", "AVAX", "ARB", "OP", "BASE"})
 
 
+@lru_cache(maxsize=65536)
 def detect_chain(address: str, hint_chain: str | None) -> tuple[str | None, bool]:
     """Which chain an address belongs to, and whether the address format alone makes that certain.
 

@@ -149,7 +149,9 @@ class Context:
         """transaction id -> (timestamp, local amount, currency) for the given ids, to assemble findings."""
         wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
         tx = self.store.transactions.filter(pl.col("transaction_id").is_in(wanted.implode())).select(
-            "transaction_id", "timestamp", pl.coalesce("amount_local", "amount").cast(pl.Float64),
+            "transaction_id",
+            "timestamp",
+            pl.coalesce("amount_local", "amount").cast(pl.Float64),
             pl.coalesce("currency_local", "currency"),
         )
         return {r[0]: (r[1], r[2], r[3]) for r in tx.iter_rows()}

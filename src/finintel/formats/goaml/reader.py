@@ -226,9 +226,11 @@ class GoamlReader:
         return True
 
     def _parse(self) -> Iterator[Unit]:
+        # lxml filters the events: Python sees only reports, streamed units and XInclude elements, not every element
         context = etree.iterparse(
             str(self.path),
             events=("start", "end"),
+            tag=["{*}report", "{*}reportdata", "{*}transaction", "{*}report_party", "{" + XINCLUDE_NS + "}*"],
             resolve_entities=False,
             no_network=True,
             load_dtd=False,
@@ -237,67 +239,50 @@ class GoamlReader:
             remove_comments=True,
             remove_pis=True,
         )
-        stack: list[str] = []
-        paths: list[str] = []
         report_index = 0
-        root_ok = True
+        checked_root = False
         try:
             for event, el in context:
                 tag = el.tag
-                if not isinstance(tag, str):
-                    continue
-                if event == "start":
-                    if tag.startswith("{" + XINCLUDE_NS + "}"):
-                        self._problem("FI-R003", line=el.sourceline, path=None, reason="XInclude is not allowed")
+                if tag.startswith("{" + XINCLUDE_NS + "}"):
+                    self._problem("FI-R003", line=el.sourceline, path=None, reason="XInclude is not allowed")
+                    return
+                if not checked_root:
+                    checked_root = True
+                    if not self._root_ok(el.getroottree()):
                         return
-                    name = _local(tag)
-                    if not stack:
-                        if el.getroottree().docinfo.internalDTD is not None:  # belt and braces after prescan
-                            self._problem("FI-R003", line=1, path=None, reason="DTD not allowed")
-                            return
-                        if name not in ROOTS:
-                            self._problem("FI-R004", line=el.sourceline, path=f"/{name}", element=name)
-                            root_ok = False
-                            return
-                        if name == "reportdata":
-                            self.schema_version = "5.x"
-                    parent_path = paths[-1] if paths else ""
-                    if name == "report" or (name == "reportdata" and not stack):
+                name = _local(tag)
+                report = self._report
+                if event == "start":
+                    parent = el.getparent()
+                    if name == "report" or (name == "reportdata" and parent is None):
                         report_index += 1
                         self.stats["reports"] += 1
-                        rpath = f"{parent_path}/{name}" if stack else f"/{name}"
-                        if stack:
-                            rpath += f"[{report_index}]"
+                        if parent is None:
+                            rpath = f"/{name}"
+                        else:
+                            rpath = f"/{_local(parent.tag)}/{name}[{report_index}]"
                         self._report = _ReportState(el, report_index, rpath)
-                        paths.append(rpath)
-                    elif name in STREAMED and self._report is not None:
-                        count = self._report.transactions + 1 if name == "transaction" else self._report.parties + 1
-                        paths.append(f"{parent_path}/{name}[{count}]")
-                    else:
-                        paths.append(f"{parent_path}/{name}")
-                    stack.append(name)
                     continue
-                # end event
-                name = stack.pop()
-                path = paths.pop()
-                report = self._report
                 if report is None:
                     continue
                 if name == "transaction":
                     report.transactions += 1
                     self.stats["transactions"] += 1
-                    yield self._transaction(el, path, report)
+                    yield self._transaction(el, self._unit_path(el, report, report.transactions), report)
                     _drop(el)
                 elif name == "report_party":
                     report.parties += 1
                     self.stats["report_parties"] += 1
-                    yield self._report_party(el, path, report)
+                    yield self._report_party(el, self._unit_path(el, report, report.parties), report)
                     _drop(el)
                 elif el is report.element:
                     yield from self._finish_report(report)
                     self._report = None
-                    if stack:
+                    if el.getparent() is not None:
                         _drop(el)
+            if not checked_root and not self._root_ok(context.root.getroottree()):
+                return
         except etree.XMLSyntaxError as exc:
             msg = str(exc.msg or exc)
             line = exc.lineno if exc.lineno else None
@@ -305,8 +290,33 @@ class GoamlReader:
                 self._problem("FI-R005", line=line, path=None, reason=msg)
             else:
                 self._problem("FI-R002", line=line, path=None, reason=msg)
-        if root_ok and report_index == 0 and not self.problems:
+            return
+        if report_index == 0 and not self.problems:
             self._problem("FI-R004", line=1, path=None, element="(none)")
+
+    def _root_ok(self, tree: Any) -> bool:
+        if tree.docinfo.internalDTD is not None:  # belt and braces after the prescan
+            self._problem("FI-R003", line=1, path=None, reason="DTD not allowed")
+            return False
+        root = tree.getroot()
+        name = _local(root.tag) if isinstance(root.tag, str) else "(none)"
+        if name not in ROOTS:
+            self._problem("FI-R004", line=root.sourceline, path=f"/{name}", element=name)
+            return False
+        if name == "reportdata":
+            self.schema_version = "5.x"
+        return True
+
+    @staticmethod
+    def _unit_path(el: Any, report: _ReportState, n: int) -> str:
+        """Element path of a streamed unit: the report's path, the wrappers between, the unit with its number."""
+        between = []
+        node = el.getparent()
+        while node is not None and node is not report.element:
+            between.append(_local(node.tag))
+            node = node.getparent()
+        middle = "".join(f"/{x}" for x in reversed(between))
+        return f"{report.path}{middle}/{_local(el.tag)}[{n}]"
 
     # -- the report header --
 
@@ -717,7 +727,7 @@ class GoamlReader:
                 mentions.append(self._mention(person, conductor, report, "conductor"))
                 conductor_id = person.party_id
 
-        tx = Transaction(
+        tx = Transaction.model_construct(  # values already checked by the schema walk
             transaction_id=f"{report.rentity_id}:{number}",
             transaction_number=number,
             report_id=report_id,
@@ -893,7 +903,7 @@ class GoamlReader:
         emails = d.get("email") or []
         birth = d.get("birthdate")
         del typename
-        return Person(
+        return Person.model_construct(  # values already checked by the schema walk
             party_id=self._next_id(),
             name=name,
             first_name=first,
@@ -932,7 +942,7 @@ class GoamlReader:
         address = _first_address(d)
         inc = d.get("incorporation_date")
         closed = d.get("date_business_closed")
-        return Organization(
+        return Organization.model_construct(  # values already checked by the schema walk
             party_id=self._next_id(),
             name=name,
             commercial_name=d.get("commercial_name"),
@@ -1092,7 +1102,7 @@ class GoamlReader:
             country = swift[4:6].upper()
         if country is not None and not codes.is_country(country):
             country = None
-        return Account(
+        return Account.model_construct(  # values already checked by the schema walk
             account_id=self._next_id(),
             kind=kind,
             institution_name=d.get("institution_name"),
@@ -1128,7 +1138,7 @@ class GoamlReader:
         share: Decimal | None = None,
         is_primary: bool | None = None,
     ) -> Relation:
-        return Relation(
+        return Relation.model_construct(  # values already checked by the schema walk
             relation_id=self._next_id(),
             kind=kind,
             source_id=source,

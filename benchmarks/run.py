@@ -1,0 +1,235 @@
+"""Speed and memory: whole processes, as users run them, at several sizes.
+
+    python benchmarks/run.py [--sizes 100000 1000000] [--repeat 3] [--with-10m] [--gfp] [--networkx]
+
+For each size: `finintel synth` data (cached in benchmarks/.cache), then timed as separate processes (median of
+--repeat runs, peak RSS from the kernel's accounting of that process): `finintel ingest` of the goAML files
+(transactions per second) and of the tabular dataset, and `finintel scan` of the resulting store with the full
+default rule pack, writing JSON findings. Optional baselines: IBM snapml's GraphFeaturePreprocessor (fan,
+scatter-gather, temporal cycle and length-bounded cycle, 2 threads) on the same edges, and a naive networkx
+script at 100k. Writes the "Speed and memory" section of BENCHMARKS.md and benchmarks/scaling.svg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.quality import ROOT, machine, replace_section
+
+CACHE = ROOT / "benchmarks" / ".cache"
+
+
+def synth(n: int, seed: int = 1, fmt: str = "both") -> Path:
+    folder = CACHE / f"speed-{n}-{seed}"
+    if not (folder / "synth.json").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "finintel",
+                "synth",
+                "--out",
+                str(folder),
+                "-n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--format",
+                fmt,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return folder
+
+
+def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall seconds and max peak RSS (MiB) over ``repeat`` runs of a whole process."""
+    times, peaks = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - t0)
+        peaks.append(usage.ru_maxrss / 1024)
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise RuntimeError(f"{' '.join(cmd)} failed with {status}")
+    return statistics.median(times), max(peaks)
+
+
+def finintel(*args: str) -> list[str]:
+    return [sys.executable, "-m", "finintel", *args]
+
+
+def gfp_baseline(n: int) -> tuple[float, float] | None:
+    """snapml GFP on n random edges (the issue's reference point), as its own process."""
+    code = f"""
+import numpy as np, time
+from snapml import GraphFeaturePreprocessor
+rng = np.random.default_rng(1)
+n = {n}
+nodes = max(1000, n // 10)
+arr = np.column_stack([np.arange(n), rng.integers(0, nodes, n), rng.integers(0, nodes, n),
+                       np.sort(rng.integers(0, 365 * 86400, n)), rng.lognormal(5, 1, n)]).astype(np.float64)
+g = GraphFeaturePreprocessor()
+g.set_params({{"num_threads": 2, "vertex_stats": False, "fan": True, "degree": False, "scatter-gather": True,
+              "temp-cycle": True, "lc-cycle": True, "lc-cycle_len": 6, "fan_tw": 86400,
+              "scatter-gather_tw": 5 * 86400, "temp-cycle_tw": 7 * 86400, "lc-cycle_tw": 7 * 86400,
+              "time_window": 7 * 86400}})
+g.fit_transform(arr)
+"""
+    try:
+        import snapml  # noqa: F401
+    except ImportError:
+        return None
+    return measure([sys.executable, "-c", code], 1)
+
+
+def networkx_baseline(folder: Path, timeout: int = 600) -> float | None:
+    """What an analyst writes by hand: all simple cycles up to length 6 in a DiGraph, then a time filter."""
+    code = f"""
+import networkx as nx, polars as pl
+tx = pl.read_parquet("{folder}/tabular/transactions.parquet")
+g = nx.DiGraph()
+for s, d in tx.select("from_account_id", "to_account_id").drop_nulls().iter_rows():
+    g.add_edge(s, d)
+n = sum(1 for _ in nx.simple_cycles(g, length_bound=6))
+"""
+    t0 = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=timeout, stdout=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.perf_counter() - t0
+
+
+def svg_plot(points: list[tuple[int, float, float]]) -> str:
+    """A small log-log plot of scan and ingest time against size (no plotting library needed)."""
+    import math
+
+    w, h, pad = 520, 320, 50
+    xs = [math.log10(p[0]) for p in points]
+    ys = [math.log10(max(v, 0.01)) for p in points for v in p[1:]]
+    x0, x1, y0, y1 = min(xs), max(xs) + 1e-9, min(ys), max(ys) + 1e-9
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return pad + (x - x0) / (x1 - x0) * (w - 2 * pad), h - pad - (y - y0) / (y1 - y0) * (h - 2 * pad)
+
+    lines = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" font-family="sans-serif" '
+        'font-size="11"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{w / 2}" y="16" text-anchor="middle">seconds vs transactions (log-log)</text>',
+    ]
+    for idx, (name, color) in enumerate((("scan store", "#0969da"), ("ingest tabular", "#bc4c00"))):
+        pts = [px(math.log10(p[0]), math.log10(max(p[idx + 1], 0.01))) for p in points]
+        lines.append(
+            '<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>'.format(
+                color, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            )
+        )
+        lines.append(f'<text x="{w - pad}" y="{40 + 14 * idx}" fill="{color}" text-anchor="end">{name}</text>')
+        for (x, y), p in zip(pts, points, strict=True):
+            lines.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+                f'<text x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle">{p[idx + 1]:.1f}s</text>'
+            )
+    for p in points:
+        x, _ = px(math.log10(p[0]), y0)
+        lines.append(f'<text x="{x:.1f}" y="{h - pad + 16}" text-anchor="middle">{p[0]:,}</text>')
+    lines.append("</svg>")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--with-10m", action="store_true", help="also 10M (about 15 minutes and 20 GB of goAML)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--gfp", action="store_true", help="snapml baseline (pip install -e '.[bench]')")
+    ap.add_argument("--networkx", action="store_true", help="naive networkx baseline at the smallest size")
+    ap.add_argument("--goaml-max", type=int, default=100_000, help="time goAML ingest up to this size only")
+    args = ap.parse_args()
+    sizes = [*args.sizes, *([10_000_000] if args.with_10m else [])]
+    rows, points = [], []
+    for n in sizes:
+        folder = synth(n, fmt="tabular" if n >= 10_000_000 else "both")
+        store = CACHE / f"speed-{n}-store"
+        labels = folder / "wallet_labels.csv"
+        if (folder / "goaml").exists() and n <= args.goaml_max:
+            t_goaml, m_goaml = measure(
+                finintel("ingest", str(folder / "goaml"), "--out", str(store) + "-g", "-f", "json"),
+                max(1, args.repeat if n < 1_000_000 else 1),
+            )
+        else:
+            t_goaml, m_goaml = float("nan"), float("nan")
+        t_tab, m_tab = measure(
+            finintel("ingest", str(folder / "tabular"), "--out", str(store), "-f", "json"), args.repeat
+        )
+        t_scan, m_scan = measure(
+            finintel(
+                "scan",
+                str(store),
+                "--wallet-labels",
+                str(labels),
+                "-f",
+                "json",
+                "-o",
+                str(CACHE / f"findings-{n}.json"),
+            ),
+            args.repeat,
+        )
+        rows.append(
+            f"| {n:,} | {t_goaml:.1f} s ({n / t_goaml:,.0f} tx/s), {m_goaml:,.0f} MiB | "
+            f"{t_tab:.1f} s, {m_tab:,.0f} MiB | {t_scan:.1f} s, {m_scan:,.0f} MiB |"
+        )
+        points.append((n, t_scan, t_tab))
+        print(rows[-1], flush=True)
+    growth = ""
+    if len(points) >= 2:
+        (n0, s0, _), (n1, s1, _) = points[0], points[-1]
+        growth = f"Scan time grows {s1 / s0:.1f}x from {n0:,} to {n1:,} transactions ({n1 / n0:.0f}x the data)."
+    extra = []
+    if args.gfp:
+        gfp = gfp_baseline(1_000_000)
+        extra.append(
+            "snapml GraphFeaturePreprocessor, 1M random edges, fan + scatter-gather + temporal cycle + "
+            "length-bounded cycle, 2 threads: "
+            + (f"{gfp[0]:.1f} s, {gfp[1]:,.0f} MiB peak." if gfp else "not installed.")
+        )
+    if args.networkx:
+        t = networkx_baseline(synth(sizes[0]))
+        extra.append(
+            f"Naive networkx (simple cycles up to length 6 on the {sizes[0]:,}-transaction graph, no time "
+            "or amount constraints yet): " + (f"{t:.1f} s." if t else "did not finish in 600 s.")
+        )
+    (ROOT / "benchmarks" / "scaling.svg").write_text(svg_plot(points))
+    body = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Whole processes (`python -m finintel ...`), "
+            f"median of {args.repeat} runs (1 for goAML), peak RSS of each process. "
+            "Data: `finintel synth` (default settings). "
+            "Scan: full default rule pack over an ingested store, JSON findings written.",
+            "",
+            "| transactions | ingest goAML | ingest tabular | scan store |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            growth,
+            *(["", *extra] if extra else []),
+            "",
+            "![time vs size](benchmarks/scaling.svg)",
+        ]
+    )
+    target = ROOT / "BENCHMARKS.md"
+    target.write_text(replace_section(target.read_text(), "Speed and memory", body) + "\n")
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
