@@ -184,10 +184,8 @@ def main() -> None:
             ),
             args.repeat,
         )
-        rows.append(
-            f"| {n:,} | {t_goaml:.1f} s ({n / t_goaml:,.0f} tx/s), {m_goaml:,.0f} MiB | "
-            f"{t_tab:.1f} s, {m_tab:,.0f} MiB | {t_scan:.1f} s, {m_scan:,.0f} MiB |"
-        )
+        goaml = f"{t_goaml:.1f} s ({n / t_goaml:,.0f} tx/s), {m_goaml:,.0f} MiB" if t_goaml == t_goaml else "-"
+        rows.append(f"| {n:,} | {goaml} | {t_tab:.1f} s, {m_tab:,.0f} MiB | {t_scan:.1f} s, {m_scan:,.0f} MiB |")
         points.append((n, t_scan, t_tab))
         print(rows[-1], flush=True)
     growth = ""

@@ -84,6 +84,7 @@ class Profile(BaseModel):
     description: str = ""
     jurisdiction: str = ""
     max_text_length: int = Field(default=4000, gt=0)
+    max_attributes: int = Field(default=50, ge=0, description="attributes one element may carry (goAML uses none)")
     mandatory: list[str] = Field(default_factory=list)
     severity: dict[str, Literal["info", "warning", "error"]] = Field(default_factory=dict)
     codelists: dict[str, CodeList] = Field(default_factory=dict)
@@ -113,6 +114,7 @@ class Profile(BaseModel):
             description=other.description or self.description,
             jurisdiction=other.jurisdiction or self.jurisdiction,
             max_text_length=other.max_text_length,
+            max_attributes=other.max_attributes,
             mandatory=sorted(set(self.mandatory) | set(other.mandatory)),
             severity={**self.severity, **other.severity},
             codelists=codelists,

@@ -56,6 +56,29 @@ ENUMS: dict[tuple[str, str], frozenset[str]] = {
     ("relations", "target_type"): frozenset({"party", "account"}),
 }
 
+#: Columns whose values identify a person or an account: never echoed in problem messages.
+PERSONAL_COLUMNS = frozenset(
+    {
+        "name",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "birth_date",
+        "birth_place",
+        "ssn",
+        "passport_number",
+        "id_number",
+        "tax_number",
+        "email",
+        "phone",
+        "address",
+        "number",
+        "iban",
+        "client_number",
+        "registration_number",
+    }
+)
+
 #: Store-only columns that a dataset does not carry.
 _STORE_ONLY = {"mention_count", "report_count", "match_basis", "source_file", "source_line"}
 
@@ -197,7 +220,7 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
                 path=f"{table}.{column}",
                 table=table,
                 column=column,
-                value=_short_value(value),
+                value="(hidden: personal data)" if column in PERSONAL_COLUMNS else _short_value(value),
                 **params,
             )
             problems.append(p)

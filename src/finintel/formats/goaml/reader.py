@@ -27,7 +27,7 @@ from lxml import etree
 
 from finintel import codes
 from finintel.codes import Profile
-from finintel.formats.goaml.schema import STREAMED, TYPES, ComplexType, FieldSpec
+from finintel.formats.goaml.schema import TYPES, ComplexType, FieldSpec
 from finintel.model import (
     Account,
     AccountKind,
@@ -253,15 +253,15 @@ class GoamlReader:
                         return
                 name = _local(tag)
                 report = self._report
+                if len(el.attrib) > self.profile.max_attributes:
+                    self._too_many_attributes(el)
+                    return
                 if event == "start":
                     parent = el.getparent()
                     if name == "report" or (name == "reportdata" and parent is None):
                         report_index += 1
                         self.stats["reports"] += 1
-                        if parent is None:
-                            rpath = f"/{name}"
-                        else:
-                            rpath = f"/{_local(parent.tag)}/{name}[{report_index}]"
+                        rpath = f"/{name}" if parent is None else f"/{_local(parent.tag)}/{name}[{report_index}]"
                         self._report = _ReportState(el, report_index, rpath)
                     continue
                 if report is None:
@@ -294,11 +294,23 @@ class GoamlReader:
         if report_index == 0 and not self.problems:
             self._problem("FI-R004", line=1, path=None, element="(none)")
 
+    def _too_many_attributes(self, el: Any) -> None:
+        self._problem(
+            "FI-R005",
+            line=el.sourceline,
+            path=None,
+            reason=f"<{_local(el.tag)}> has {len(el.attrib)} attributes; the limit is {self.profile.max_attributes} "
+            "(profile setting max_attributes)",
+        )
+
     def _root_ok(self, tree: Any) -> bool:
         if tree.docinfo.internalDTD is not None:  # belt and braces after the prescan
             self._problem("FI-R003", line=1, path=None, reason="DTD not allowed")
             return False
         root = tree.getroot()
+        if len(root.attrib) > self.profile.max_attributes:
+            self._too_many_attributes(root)
+            return False
         name = _local(root.tag) if isinstance(root.tag, str) else "(none)"
         if name not in ROOTS:
             self._problem("FI-R004", line=root.sourceline, path=f"/{name}", element=name)
@@ -407,6 +419,9 @@ class GoamlReader:
         for child in el:
             tag = child.tag
             if not isinstance(tag, str):
+                continue
+            if child.attrib and len(child.attrib) > self.profile.max_attributes:
+                self._too_many_attributes(child)
                 continue
             name = _local(tag)
             if name in skip:
@@ -539,12 +554,16 @@ class GoamlReader:
         if t == "decimal":
             dec = parse_decimal(text)
             if dec is None:
-                self._problem("FI-S005", line=line, path=path, ref=ref, element=spec.name, value=_clip(text))
+                self._problem(
+                    "FI-S005", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
+                )
             return dec
         if t == "datetime":
             value = parse_datetime(text)
             if value is None:
-                self._problem("FI-S004", line=line, path=path, ref=ref, element=spec.name, value=_clip(text))
+                self._problem(
+                    "FI-S004", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
+                )
                 return None
             if value > self._future_limit:
                 self._problem("FI-V004", line=line, path=path, ref=ref, element=spec.name, value=text)
@@ -555,26 +574,42 @@ class GoamlReader:
             iv = parse_int(text)
             if iv is None:
                 self._problem(
-                    "FI-S006", line=line, path=path, ref=ref, element=spec.name, value=_clip(text), kind="integer"
+                    "FI-S006",
+                    line=line,
+                    path=path,
+                    ref=ref,
+                    element=spec.name,
+                    value=_shown(spec.name, text),
+                    kind="integer",
                 )
             return iv
         if t == "bool":
             bv = parse_bool(text)
             if bv is None:
                 self._problem(
-                    "FI-S006", line=line, path=path, ref=ref, element=spec.name, value=_clip(text), kind="boolean"
+                    "FI-S006",
+                    line=line,
+                    path=path,
+                    ref=ref,
+                    element=spec.name,
+                    value=_shown(spec.name, text),
+                    kind="boolean",
                 )
             return bv
         if t == "country":
             if not codes.is_country(text):
-                self._problem("FI-S009", line=line, path=path, ref=ref, element=spec.name, value=_clip(text))
+                self._problem(
+                    "FI-S009", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
+                )
                 return None
             return text
         if t == "currency" or t == "asset":
             if codes.is_currency(text) or (t == "asset" and codes.is_crypto(text)):
                 return text.upper() if t == "asset" else text
             extra = " or a known virtual-asset ticker" if t == "asset" else ""
-            self._problem("FI-S008", line=line, path=path, ref=ref, element=spec.name, value=_clip(text), extra=extra)
+            self._problem(
+                "FI-S008", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text), extra=extra
+            )
             return None
         # code:<list>
         listname = t[5:]
@@ -582,7 +617,13 @@ class GoamlReader:
         if codelist is not None and text not in codelist.codes:
             if codelist.mode == "strict":
                 self._problem(
-                    "FI-S007", line=line, path=path, ref=ref, element=spec.name, value=_clip(text), codelist=listname
+                    "FI-S007",
+                    line=line,
+                    path=path,
+                    ref=ref,
+                    element=spec.name,
+                    value=_shown(spec.name, text),
+                    codelist=listname,
                 )
             else:
                 self._problem(
@@ -591,7 +632,7 @@ class GoamlReader:
                     path=path,
                     ref=ref,
                     element=spec.name,
-                    value=_clip(text),
+                    value=_shown(spec.name, text),
                     codelist=listname,
                     profile=self.profile.name,
                 )
@@ -1221,6 +1262,41 @@ def _drop(el: Any) -> None:
 def _last(path: str) -> str:
     name = path.rpartition("/")[2]
     return name.partition("[")[0]
+
+
+#: Elements whose values identify a person or an account: never echoed in problem messages.
+PERSONAL_ELEMENTS = frozenset(
+    {
+        "first_name",
+        "middle_name",
+        "last_name",
+        "birthdate",
+        "birth_place",
+        "mothers_name",
+        "alias",
+        "ssn",
+        "passport_number",
+        "id_number",
+        "number",
+        "tax_number",
+        "tax_reg_number",
+        "email",
+        "tph_number",
+        "address",
+        "account",
+        "iban",
+        "account_name",
+        "client_number",
+        "name",
+        "incorporation_number",
+        "date_deceased",
+    }
+)
+
+
+def _shown(element: str, text: str) -> str:
+    """What a problem message may show of a value: nothing personal (the location is enough to find it)."""
+    return "(hidden: personal data)" if element in PERSONAL_ELEMENTS else _clip(text)
 
 
 def _clip(text: str, limit: int = 40) -> str:
