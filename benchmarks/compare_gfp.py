@@ -148,9 +148,13 @@ def main() -> None:
         "Temporal cycles: the same edges. Scatter-gather differs in two ways, found with small hand-built edge lists "
         "fed to GFP: (1) GFP does not require an intermediary to receive before it forwards (I -> T at t=0, "
         "S -> I at t=5 counts), finintel does, because money has to arrive before it can move on; this accounts "
-        "for the 'only GFP' edges. (2) Some patterns GFP flags when given only their own edges it does not flag "
-        "inside the full edge list (checked on a concrete 4-edge case); thread count, input batching and vertex "
-        "degree were ruled out; the cause is still open (see the issue notes). With the default rule (amount "
+        "for the 'only GFP' edges. (2) GFP's per-edge counts depend on the other edges in the same call: in a toy "
+        "case one unrelated edge 1000 s after a 4-edge scatter-gather and a 2-cycle changes their per-edge counts "
+        "from 2 to 1. GFP is a streaming feature extractor whose counts depend on insertion batches, not a batch "
+        "pattern enumerator; a concrete 4-edge pattern it flags when given alone gets no count inside the full edge "
+        "list (thread count, input batching by size and vertex degree were ruled out as causes). This explains the "
+        "'only finintel' edges in kind; it is not yet quantified edge by edge (see the issue notes). With the "
+        "default rule (amount "
         "retention, quiet intermediaries, >= 4 of them) every planted scatter-gather is found.",
     ]
     body = "\n".join(lines)
