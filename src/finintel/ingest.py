@@ -266,7 +266,7 @@ class Ingestor:
         broken = reader.fatal or any(p.code in ("FI-R002", "FI-R004", "FI-R006") for p in reader.problems)
         if broken:
             reason = next(p for p in reader.problems if p.code.startswith("FI-R"))
-            self._reject_file(path, digest, reader, reason, read_reports, read_tx, read_parties)
+            self._reject_file(path, reason, read_reports, read_tx, read_parties)
             summary = FileSummary(
                 str(path),
                 "goaml",
@@ -283,9 +283,7 @@ class Ingestor:
         self.files.append(summary)
         return summary
 
-    def _reject_file(
-        self, path: Path, digest: str, reader: GoamlReader, reason: Problem, reports: int, txs: int, parties: int
-    ) -> None:
+    def _reject_file(self, path: Path, reason: Problem, reports: int, txs: int, parties: int) -> None:
         base = {
             "file": str(path),
             "line": reason.line,
@@ -302,7 +300,6 @@ class Ingestor:
         if not rows:
             rows.append({**base, "kind": "file", "ref": None})
         self._buf.rejects.extend(rows)
-        del digest, reader
 
     def _commit(self, buf: _Buffer) -> None:
         main = self._buf

@@ -211,14 +211,7 @@ class Store:
                 "counts": self.counts(),
             }
             (tmp / "store.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
-            _fsync_dir(tmp)
-            old: Path | None = None
-            if path.exists():
-                old = parent / f".{path.name}.old-{os.getpid()}"
-                os.replace(path, old)
-            os.replace(tmp, path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            swap_in(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -249,6 +242,20 @@ class Store:
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
         return cls(tables=frames, meta=meta)
+
+
+def swap_in(tmp: Path, target: Path) -> None:
+    """Put a completely written folder in place: fsync it, move any old ``target`` aside, rename, delete the old.
+
+    At every moment ``target`` is either the old folder or the new one, never a mix (used by stores and bundles)."""
+    _fsync_dir(tmp)
+    old: Path | None = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _fsync_dir(path: Path) -> None:

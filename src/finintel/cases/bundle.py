@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -28,7 +27,7 @@ from finintel.cases.redact import Redactor, key_id
 from finintel.errors import InputError
 from finintel.graph import build_graph
 from finintel.rules.spec import Rule, pack_hash
-from finintel.store import Store
+from finintel.store import Store, swap_in
 
 BUNDLE_FORMAT = "finintel-case-bundle"
 BUNDLE_FORMAT_VERSION = 1
@@ -198,13 +197,7 @@ def write_bundle(store: Store, case: Case, out_dir: Path, rules: list[Rule], opt
             "files": {name: _sha256(tmp / name) for name in DATA_FILES},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        old = None
-        if target.exists():
-            old = out_dir / f".{case.case_id}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, target)
         return target
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

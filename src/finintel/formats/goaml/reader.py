@@ -372,7 +372,7 @@ class GoamlReader:
         mentions: list[Mention] = []
         rp = d.get("reporting_person")
         if isinstance(rp, dict):
-            person = self._person(rp, "t_person_registration_in_report")
+            person = self._person(rp)
             if person is not None:
                 mentions.append(self._mention(person, rp, report, "reporting_person"))
         rentity = d.get("rentity_id")
@@ -763,7 +763,7 @@ class GoamlReader:
         from_block = sides["from"]["block"]
         conductor = from_block.get("t_conductor")
         if isinstance(conductor, dict):
-            person = self._person(conductor, "t_person")
+            person = self._person(conductor)
             if person is not None:
                 mentions.append(self._mention(person, conductor, report, "conductor"))
                 conductor_id = person.party_id
@@ -872,7 +872,7 @@ class GoamlReader:
             account = self._account_with_holders(value, f"t_account{suffix}", report, mentions, relations, side)
             return (account.account_id if account else None), None
         if kind == "person":
-            person = self._person(value, f"t_person{suffix}")
+            person = self._person(value)
             if person is None:
                 return None, None
             mentions.append(self._mention(person, value, report, side, my_client))
@@ -899,7 +899,7 @@ class GoamlReader:
         if kind == "account":
             self._account_with_holders(value, f"t_{key}", report, mentions, relations, "report_party")
         elif kind == "person":
-            person = self._person(value, f"t_{key}")
+            person = self._person(value)
             if person is not None:
                 mentions.append(self._mention(person, value, report, "report_party", my_client))
         else:
@@ -931,7 +931,7 @@ class GoamlReader:
             jurisdiction=report.jurisdiction,
         )
 
-    def _person(self, d: dict[str, Any], typename: str) -> Person | None:
+    def _person(self, d: dict[str, Any]) -> Person | None:
         first, last = d.get("first_name"), d.get("last_name")
         if not first and not last:
             return None
@@ -943,7 +943,6 @@ class GoamlReader:
         phone = _first_phone(d)
         emails = d.get("email") or []
         birth = d.get("birthdate")
-        del typename
         return Person.model_construct(  # values already checked by the schema walk
             party_id=self._next_id(),
             name=name,
@@ -1023,7 +1022,7 @@ class GoamlReader:
         for director in d.get("director_id") or []:
             if not isinstance(director, dict):
                 continue
-            person = self._person(director, "t_person_director")
+            person = self._person(director)
             if person is None:
                 continue
             mentions.append(self._mention(person, director, report, "director"))
@@ -1087,7 +1086,7 @@ class GoamlReader:
         for sig in signatories:
             if not isinstance(sig, dict) or not isinstance(sig.get("t_person"), dict):
                 continue
-            person = self._person(sig["t_person"], "t_person")
+            person = self._person(sig["t_person"])
             if person is None:
                 continue
             mentions.append(self._mention(person, sig["t_person"], report, "signatory", my_client))
