@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import networkx as nx
@@ -187,10 +188,49 @@ def test_subgraph_of_some_transactions(sample) -> None:
     assert "Elena Marković" in names and "Kestrel Maritime Holdings Ltd" in names
 
 
-def test_store_as_input_is_refused_clearly(sample, tmp_path: Path, cli) -> None:
-    sample.store.save(tmp_path / "st")
-    result = cli("ingest", tmp_path / "st", "--out", tmp_path / "st2", code=2)
-    assert "not supported yet" in result.stderr
+def test_append_resolves_across_runs_and_is_idempotent(tmp_path: Path, cli) -> None:
+    store = tmp_path / "st"
+    goaml = SAMPLE / "goaml"
+    cli("ingest", goaml / "rhb_de_str_2026_0142.xml", "--out", store)
+    first = Store.load(store)
+    cli("ingest", goaml / "nbk_lt_str_2026_0077.xml", "--out", store, "--append")
+    both = Store.load(store)
+    assert both.transactions.height == first.transactions.height + 3
+    elena = both.parties.filter(pl.col("name") == "Elena Marković")
+    assert elena.height == 1 and elena["report_count"][0] == 2  # resolved across the two runs
+    assert not both.transactions["transaction_id"].is_duplicated().any()
+    assert both.transactions.filter(pl.col("mirror_of").is_not_null()).height == 1  # linked across runs too
+    again = cli("ingest", goaml / "rhb_de_str_2026_0142.xml", "--out", store, "--append", "-f", "json")
+    data = json.loads(again.stdout)
+    assert [f["status"] for f in data["files"]][-1].startswith("duplicate-file")
+    after = Store.load(store)
+    assert after.transactions.sort("transaction_id").equals(both.transactions.sort("transaction_id"))
+
+
+def test_later_version_of_a_report_supersedes_it(tmp_path: Path, cli) -> None:
+    store = tmp_path / "st"
+    original = SAMPLE / "goaml" / "rhb_de_str_2026_0142.xml"
+    cli("ingest", original, "--out", store)
+    text = original.read_text(encoding="utf-8")
+    updated = text.replace(
+        "<submission_date>2026-10-15T09:30:00</submission_date>",
+        "<submission_date>2026-10-18T09:30:00</submission_date>",
+    ).replace("<amount_local>47900.00</amount_local>", "<amount_local>47950.00</amount_local>")
+    path = tmp_path / "rhb_de_str_2026_0142_v2.xml"
+    path.write_text(updated, encoding="utf-8")
+    cli("ingest", path, "--out", store, "--append")
+    st = Store.load(store)
+    tx = st.transactions.filter(pl.col("transaction_id") == "1042:T-2026-88102")
+    assert tx.height == 1 and float(tx["amount_local"][0]) == 47950.0
+    assert st.reports.height == 1 and st.reports["source_file"][0] == str(path)
+    [record] = st.meta["superseded"]
+    assert record["report_id"] == "1042:RHB-STR-2026-0142" and record["transactions_replaced"] == 6
+    assert record["old_file"] == str(original)
+    # the same content with the old submission date is not a newer version: refused as a duplicate report
+    older = tmp_path / "older.xml"
+    older.write_text(text.replace("47900.00", "1.00"), encoding="utf-8")
+    result = cli("ingest", older, "--out", store, "--append", "-f", "json", code=1)
+    assert json.loads(result.stdout)["counts"]["reports"]["rejected"] == 1
 
 
 def test_transfer_reported_by_both_banks_is_linked(sample) -> None:

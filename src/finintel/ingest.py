@@ -212,6 +212,9 @@ class Ingestor:
         self._tabular: list[dict[str, pl.DataFrame]] = []
         self._tx_seen: dict[str, str] = {}  # goAML transactions (already Python objects)
         self._tx_seen_frames: list[pl.DataFrame] = []  # tabular transactions, kept as frames
+        self._history: dict[str, list[pl.DataFrame]] = {"rejects": [], "problems": []}  # from a base store
+        self._superseded: list[dict[str, Any]] = []
+        self._base_inputs: list[dict[str, Any]] = []
         self._reports_seen: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
         self._file_index = 0
@@ -306,6 +309,8 @@ class Ingestor:
         duplicate_reports: set[str] = set()
         for rep in buf.reports:
             rid = rep["report_id"]
+            if rid in self._reports_seen and self._supersedes(rep):
+                self._drop_report(rid, rep)
             if rid in self._reports_seen:
                 duplicate_reports.add(rid)
                 p = make_problem(
@@ -382,6 +387,40 @@ class Ingestor:
         main.party_mentions.extend(keep)
         main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
         main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
+
+    def _supersedes(self, rep: dict[str, Any]) -> bool:
+        """A report with an id already stored replaces it when it is a different file submitted strictly later."""
+        old = next((r for r in self._buf.reports if r["report_id"] == rep["report_id"]), None)
+        if old is None or old.get("source_sha256") == rep.get("source_sha256"):
+            return False
+        new_date, old_date = rep.get("submission_date"), old.get("submission_date")
+        return new_date is not None and (old_date is None or new_date > old_date)
+
+    def _drop_report(self, rid: str, new: dict[str, Any]) -> None:
+        """Remove every row of the stored version of ``rid`` and record the replacement (provenance)."""
+        buf = self._buf
+        old = next(r for r in buf.reports if r["report_id"] == rid)
+        gone = [t for t in buf.transactions if t.get("report_id") == rid]
+        for t in gone:
+            self._tx_seen.pop(t["transaction_id"], None)
+        buf.reports = [r for r in buf.reports if r["report_id"] != rid]
+        buf.transactions = [t for t in buf.transactions if t.get("report_id") != rid]
+        buf.party_mentions = [m for m in buf.party_mentions if m.get("report_id") != rid]
+        buf.account_mentions = [m for m in buf.account_mentions if m.get("report_id") != rid]
+        buf.relations = [r for r in buf.relations if r.get("report_id") != rid]
+        del self._reports_seen[rid]
+        self._superseded.append(
+            {
+                "report_id": rid,
+                "old_file": old.get("source_file"),
+                "old_sha256": old.get("source_sha256"),
+                "old_submission_date": str(old.get("submission_date")),
+                "new_file": new.get("source_file"),
+                "new_sha256": new.get("source_sha256"),
+                "new_submission_date": str(new.get("submission_date")),
+                "transactions_replaced": len(gone),
+            }
+        )
 
     def _tabular_first(self, tid: str) -> str | None:
         for frame in self._tx_seen_frames:
@@ -489,11 +528,48 @@ class Ingestor:
         return pl.concat(parts, how="vertical")
 
     def add_store(self, folder: Path) -> FileSummary:
-        raise InputError(
-            "is a finintel store; adding to an existing store is not supported yet: ingest the original inputs "
-            "together (re-ingesting is idempotent per file), or export it with --dataset and ingest that folder",
-            file=str(folder),
-        )
+        """Start from an existing store: its mentions are resolved again together with the new inputs, files it
+        already holds (same SHA-256) are skipped, and a later version of one of its reports supersedes it."""
+        store = Store.load(folder)
+        buf = self._buf
+        representative: dict[str, str] = {}
+        for table, id_col, target in (
+            ("party_mentions", "party_id", buf.party_mentions),
+            ("account_mentions", "account_id", buf.account_mentions),
+        ):
+            for row in store.tables[table].to_dicts():
+                row["mention_id"] = f"s.{row['mention_id']}"  # never collides with this run's m<n>.<k> ids
+                representative.setdefault(row[id_col], row["mention_id"])
+                target.append(row)
+        for row in store.transactions.to_dicts():
+            for col in ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id"):
+                if row.get(col) is not None:
+                    row[col] = representative.get(row[col], row[col])
+            buf.transactions.append(row)
+            self._tx_seen[row["transaction_id"]] = f"{row.get('source_file')}:{row.get('source_line')} (store)"
+        for row in store.relations.to_dicts():
+            row["source_id"] = representative.get(row["source_id"], row["source_id"])
+            row["target_id"] = representative.get(row["target_id"], row["target_id"])
+            buf.relations.append(row)
+        for row in store.reports.to_dicts():
+            buf.reports.append(row)
+            self._reports_seen[row["report_id"]] = f"{row.get('source_file')} (store)"
+        # parties and accounts that no mention describes (tabular inputs) are carried as they are
+        no_mention = {
+            "parties": store.parties.filter(~pl.col("party_id").is_in(list(representative))),
+            "accounts": store.accounts.filter(~pl.col("account_id").is_in(list(representative))),
+        }
+        self._tabular.append(no_mention)
+        self._history["rejects"].append(store.tables["rejects"])
+        self._history["problems"].append(store.tables["problems"])
+        self._superseded.extend(store.meta.get("superseded", []))
+        for item in store.meta.get("inputs", []):
+            if item.get("sha256") and item.get("status") == "ingested":
+                self._hashes.setdefault(item["sha256"], f"{item['file']} (store)")
+                self._base_inputs.append(item)
+        summary = FileSummary(str(folder), "store", None, "base", store.reports.height, store.transactions.height)
+        self.files.append(summary)
+        return summary
 
     def add(self, item: Input) -> FileSummary:
         if item.kind == "goaml":
@@ -519,10 +595,10 @@ class Ingestor:
         for tx in buf.transactions:
             for col in ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id"):
                 if tx.get(col) is not None:
-                    tx[col] = ids[tx[col]]
+                    tx[col] = ids.get(tx[col], tx[col])  # ids of tabular rows are kept
         for rel in buf.relations:
-            rel["source_id"] = ids[rel["source_id"]]
-            rel["target_id"] = ids[rel["target_id"]]
+            rel["source_id"] = ids.get(rel["source_id"], rel["source_id"])
+            rel["target_id"] = ids.get(rel["target_id"], rel["target_id"])
 
         party_mentions = frame_from_rows("party_mentions", buf.party_mentions)
         account_mentions = frame_from_rows("account_mentions", buf.account_mentions)
@@ -550,12 +626,23 @@ class Ingestor:
         tables["transactions"] = link_mirrors(tables["transactions"]).sort(["timestamp", "transaction_id"])
         tables["party_mentions"] = party_mentions
         tables["account_mentions"] = account_mentions
-        tables["rejects"] = frame_from_rows("rejects", buf.rejects)
-        tables["problems"] = frame_from_rows("problems", [p.to_dict() for p in self.problems])
+        tables["rejects"] = pl.concat(
+            [*self._history["rejects"], frame_from_rows("rejects", buf.rejects)], how="vertical"
+        )
+        tables["problems"] = pl.concat(
+            [*self._history["problems"], frame_from_rows("problems", [p.to_dict() for p in self.problems])],
+            how="vertical",
+        )
         meta = {
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "profile": self.profile.name,
-            "inputs": [{"file": f.file, "kind": f.kind, "sha256": f.sha256, "status": f.status} for f in self.files],
+            "inputs": self._base_inputs
+            + [
+                {"file": f.file, "kind": f.kind, "sha256": f.sha256, "status": f.status}
+                for f in self.files
+                if f.kind != "store"
+            ],
+            "superseded": self._superseded,
             "ingest_counts": self.counts.to_dict(),
         }
         store = Store(tables=tables, meta=meta)
@@ -667,10 +754,15 @@ def ingest(
     *,
     now: dt.datetime | None = None,
     progress: Callable[[Input], None] | None = None,
+    base: Path | None = None,
 ) -> IngestResult:
-    """Read every input and return the resolved store with reconciled counts (nothing is written)."""
+    """Read every input and return the resolved store with reconciled counts (nothing is written).
+
+    With ``base`` (an existing store), its content is kept and re-resolved with the new inputs."""
     inputs = discover(paths)
     ingestor = Ingestor(profile, now=now)
+    if base is not None:
+        ingestor.add_store(base)
     for item in inputs:
         if progress is not None:
             progress(item)

@@ -188,6 +188,14 @@ def ingest(
     dataset: Annotated[
         Path | None, typer.Option("--dataset", help="Also write the resolved canonical dataset (Parquet) here.")
     ] = None,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append",
+            help="Add to the store at --out: files already in it are skipped, a later "
+            "version of a stored report supersedes it.",
+        ),
+    ] = False,
     output: OutputOpt = None,
 ) -> None:
     """Read reports and datasets, resolve entities across reports, and write a columnar store.
@@ -202,12 +210,13 @@ def ingest(
     from finintel.render import ingest as render
 
     prof = load_profile(profile)
+    base = out if append and (out / "store.json").is_file() else None
     console = _stderr()
     if _progress_enabled(fmt.value, output):
         with console.status("reading…") as status:
-            result = run_ingest(paths, prof, progress=lambda item: status.update(f"reading {item.path}"))
+            result = run_ingest(paths, prof, progress=lambda item: status.update(f"reading {item.path}"), base=base)
     else:
-        result = run_ingest(paths, prof)
+        result = run_ingest(paths, prof, base=base)
     result.store.save(out)
     if dataset is not None:
         write_dataset(result.store.tables, dataset)
