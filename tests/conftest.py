@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from finintel.cli.app import app
+
+# `long`: the fuzzing profile of benchmarks/fuzz.py (not the normal suite); select with --hypothesis-profile=long
+settings.register_profile(
+    "long",
+    max_examples=int(os.environ.get("FININTEL_FUZZ_EXAMPLES", "5000")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"

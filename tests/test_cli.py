@@ -79,6 +79,12 @@ def test_validate_strict_fails_on_warnings(cli, write) -> None:
     cli("validate", path, "--strict", code=1)
 
 
+def test_ingest_strict_fails_on_warnings(cli, write, tmp_path: Path) -> None:
+    path = write("w.xml", report(transaction(transmode="ZZ")))  # FI-S010 is a warning: nothing rejected
+    cli("ingest", path, "--out", tmp_path / "a", code=0)
+    cli("ingest", path, "--out", tmp_path / "b", "--strict", code=1)
+
+
 def test_validate_missing_path_exits_2(cli, tmp_path: Path) -> None:
     result = cli("validate", tmp_path / "nope.xml", code=2)
     assert "FI-R001" in result.stdout

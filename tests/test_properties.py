@@ -20,7 +20,12 @@ from finintel.store import Store, frame_from_rows
 SEEDS = [p.read_bytes() for p in sorted((SAMPLE / "goaml").glob("*.xml"))] + [
     (SAMPLE / "invalid" / "INVALID_demo_str_with_errors.xml").read_bytes()
 ]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 150 examples in the normal suite; benchmarks/fuzz.py runs the "long" profile (settings() reads the active profile)
+FUZZ = settings(
+    max_examples=settings().max_examples if settings().max_examples > 1000 else 150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite

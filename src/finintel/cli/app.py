@@ -188,6 +188,9 @@ def ingest(
     dataset: Annotated[
         Path | None, typer.Option("--dataset", help="Also write the resolved canonical dataset (Parquet) here.")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 also when a file has warnings (nothing is rejected for them).")
+    ] = False,
     append: Annotated[
         bool,
         typer.Option(
@@ -232,7 +235,8 @@ def ingest(
             render.to_text(result, out, console_out)
     if result.unreadable:
         raise typer.Exit(int(ExitCode.USAGE))
-    raise typer.Exit(int(ExitCode.FINDINGS if result.rejected_total else ExitCode.OK))
+    warned = strict and any(p.severity is not Severity.INFO for p in result.problems)
+    raise typer.Exit(int(ExitCode.FINDINGS if result.rejected_total or warned else ExitCode.OK))
 
 
 class SynthFormat(StrEnum):
