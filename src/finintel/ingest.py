@@ -163,13 +163,26 @@ class _Buffer:
     account_mentions: list[dict[str, Any]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
-    tx_report: list[str | None] = field(default_factory=list)
     parties_by_report: dict[str | None, int] = field(default_factory=dict)
     rejected_parties_by_report: dict[str | None, int] = field(default_factory=dict)
+    #: mention id -> the id of an identical earlier mention in the same report (same role and attributes)
+    alias: dict[str, str] = field(default_factory=dict)
+    _seen: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def add_mentions(self, mentions: list[Mention]) -> None:
+        """Keep one row per distinct mention in a report: the same account with the same holder is usually repeated
+        in every transaction of a report; repeats become aliases of the first (whose line is the provenance)."""
         for m in mentions:
-            row = _model_row(m.entity)
+            entity = m.entity
+            own = entity.account_id if isinstance(entity, Account) else entity.party_id
+            attrs = tuple(v for k, v in entity.__dict__.items() if k not in ("party_id", "account_id"))
+            key = (m.provenance.report_id, m.role, m.my_client, type(entity).__name__, attrs)
+            first = self._seen.get(key)
+            if first is not None:
+                self.alias[own] = first
+                continue
+            self._seen[key] = own
+            row = _model_row(entity)
             row.update(
                 mention_id=row.get("party_id") or row.get("account_id"),
                 report_id=m.provenance.report_id,
@@ -386,6 +399,7 @@ class Ingestor:
         keep = [m for m in buf.party_mentions if m["report_id"] not in duplicate_reports]
         main.party_mentions.extend(keep)
         main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
+        main.alias.update(buf.alias)
         main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
 
     def _supersedes(self, rep: dict[str, Any]) -> bool:
@@ -585,6 +599,9 @@ class Ingestor:
         parties_res = resolve_parties(buf.party_mentions)
         accounts_res = resolve_accounts(buf.account_mentions)
         ids = {**parties_res.entity_of, **accounts_res.entity_of}
+        for mention, first in buf.alias.items():  # repeated mentions resolve like the first one
+            if first in ids:
+                ids[mention] = ids[first]
 
         for m in buf.party_mentions:
             m["match_keys"] = parties_res.keys_of[m["mention_id"]]
