@@ -211,7 +211,7 @@ def main() -> None:
         [
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Whole processes (`python -m finintel ...`), "
             f"median of {args.repeat} runs (1 for goAML), peak RSS of each process. "
-            "Data: `finintel synth` (default settings). "
+            f"Data: `finintel synth` (default settings); goAML ingest timed up to {args.goaml_max:,} transactions. "
             "Scan: full default rule pack over an ingested store, JSON findings written.",
             "",
             "| transactions | ingest goAML | ingest tabular | scan store |",
