@@ -570,9 +570,10 @@ class GoamlReader:
             elif value < MIN_DATE:
                 self._problem("FI-V005", line=line, path=path, ref=ref, element=spec.name, value=text)
             return value
-        if t == "int":
-            iv = parse_int(text)
-            if iv is None:
+        if t in _SCALARS:
+            parse, kind = _SCALARS[t]
+            scalar = parse(text)
+            if scalar is None:
                 self._problem(
                     "FI-S006",
                     line=line,
@@ -580,22 +581,9 @@ class GoamlReader:
                     ref=ref,
                     element=spec.name,
                     value=_shown(spec.name, text),
-                    kind="integer",
+                    kind=kind,
                 )
-            return iv
-        if t == "bool":
-            bv = parse_bool(text)
-            if bv is None:
-                self._problem(
-                    "FI-S006",
-                    line=line,
-                    path=path,
-                    ref=ref,
-                    element=spec.name,
-                    value=_shown(spec.name, text),
-                    kind="boolean",
-                )
-            return bv
+            return scalar
         if t == "country":
             if not codes.is_country(text):
                 self._problem(
@@ -1262,6 +1250,9 @@ def _last(path: str) -> str:
     name = path.rpartition("/")[2]
     return name.partition("[")[0]
 
+
+#: Integer and boolean leaves: parser and the word problem messages use for the expected kind.
+_SCALARS: dict[str, tuple[Callable[[str], Any], str]] = {"int": (parse_int, "integer"), "bool": (parse_bool, "boolean")}
 
 #: Elements whose values identify a person or an account: never echoed in problem messages.
 PERSONAL_ELEMENTS = frozenset(
