@@ -10,10 +10,16 @@ truncated report would make an incomplete report look complete.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
+import os
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +35,17 @@ from finintel.formats.goaml.reader import (
     PartyUnit,
     RejectedUnit,
     ReportUnit,
+    SubtreeMemo,
     TransactionUnit,
     sha256_file,
 )
 from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
 from finintel.resolve import resolve_accounts, resolve_parties
-from finintel.store import SCHEMAS, Store, conform, frame_from_rows
+from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
+_TX_REF_COLUMNS = ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +166,8 @@ class _Buffer:
     """What one goAML file contributed; committed to the builder only if the file is readable to the end."""
 
     reports: list[dict[str, Any]] = field(default_factory=list)
-    transactions: list[dict[str, Any]] = field(default_factory=list)
+    transactions: list[dict[str, Any]] = field(default_factory=list)  # rows while one file is read
+    tx_frames: list[pl.DataFrame] = field(default_factory=list)  # columnar once a file is read (memory)
     party_mentions: list[dict[str, Any]] = field(default_factory=list)
     account_mentions: list[dict[str, Any]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
@@ -168,6 +177,13 @@ class _Buffer:
     #: mention id -> the id of an identical earlier mention in the same report (same role and attributes)
     alias: dict[str, str] = field(default_factory=dict)
     _seen: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+    def seal(self) -> None:
+        """Turn the transaction rows of a file into one typed frame (a tenth of the memory of dict rows)."""
+        if self.transactions:
+            self.tx_frames.append(frame_from_rows("transactions", self.transactions))
+            self.transactions = []
+        self._seen = {}
 
     def add_mentions(self, mentions: list[Mention]) -> None:
         """Keep one row per distinct mention in a report: the same account with the same holder is usually repeated
@@ -197,6 +213,66 @@ class _Buffer:
                 self.account_mentions.append(row)
             else:
                 self.party_mentions.append(row)
+
+
+@dataclass
+class FileRead:
+    """One goAML file read into a buffer, in this process or in a worker process."""
+
+    buf: _Buffer
+    problems: list[Problem]
+    stats: dict[str, int]
+    fatal: bool
+
+
+def read_goaml_file(
+    path: Path,
+    profile: Profile,
+    *,
+    mention_prefix: str,
+    now: dt.datetime | None,
+    sha256: str,
+    memo: SubtreeMemo | None = None,
+) -> FileRead:
+    """Read one goAML file into a buffer (nothing is resolved or committed yet)."""
+    reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
+    buf = _Buffer()
+    for unit in reader:
+        if isinstance(unit, TransactionUnit):
+            tx = _model_row(unit.transaction)
+            tx["source_file"] = unit.provenance.file
+            tx["source_line"] = unit.provenance.line
+            buf.transactions.append(tx)
+            buf.add_mentions(unit.mentions)
+            buf.relations.extend(_model_row(r) for r in unit.relations)
+        elif isinstance(unit, PartyUnit):
+            buf.add_mentions(unit.mentions)
+            buf.relations.extend(_model_row(r) for r in unit.relations)
+            rid = unit.provenance.report_id
+            buf.parties_by_report[rid] = buf.parties_by_report.get(rid, 0) + 1
+        elif isinstance(unit, ReportUnit):
+            buf.reports.append(_model_row(unit.report))
+            buf.add_mentions(unit.mentions)
+        elif isinstance(unit, RejectedUnit):
+            buf.rejects.append(_reject_row(unit))
+            if unit.kind == "report_parties":
+                rid = unit.provenance.report_id
+                buf.rejected_parties_by_report[rid] = buf.rejected_parties_by_report.get(rid, 0) + 1
+    buf.seal()
+    return FileRead(buf, reader.problems, reader.stats, reader.fatal)
+
+
+#: per worker process: the subtree memo of the ingest run it serves (see SubtreeMemo)
+_WORKER_MEMO: dict[str, SubtreeMemo] = {}
+
+
+def _read_in_worker(
+    run: str, path: Path, profile: Profile, prefix: str, now: dt.datetime | None, sha256: str
+) -> FileRead:
+    if run not in _WORKER_MEMO:
+        _WORKER_MEMO.clear()
+        _WORKER_MEMO[run] = SubtreeMemo()
+    return read_goaml_file(path, profile, mention_prefix=prefix, now=now, sha256=sha256, memo=_WORKER_MEMO[run])
 
 
 def _reject_row(unit: RejectedUnit) -> dict[str, Any]:
@@ -231,10 +307,14 @@ class Ingestor:
         self._reports_seen: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
         self._file_index = 0
+        self._memo = SubtreeMemo()  # shared by this run's readers (same profile, same reference time)
+        self.run_id = uuid.uuid4().hex  # names this run's memo in worker processes
 
     # -- goAML ----------------------------------------------------------------------------------------------------
 
-    def add_goaml(self, path: Path) -> FileSummary:
+    def prepare_goaml(self, path: Path) -> tuple[str, str] | FileSummary:
+        """Number the file and hash it: (mention prefix, SHA-256) to read it with, or the summary of a file that
+        is unreadable or already ingested (not read again)."""
         self._file_index += 1
         try:
             digest = sha256_file(path)
@@ -249,53 +329,43 @@ class Ingestor:
             self.files.append(summary)
             return summary
         self._hashes[digest] = str(path)
-        reader = GoamlReader(path, self.profile, mention_prefix=f"m{self._file_index}.", now=self.now, sha256=digest)
-        buf = _Buffer()
-        for unit in reader:
-            if isinstance(unit, TransactionUnit):
-                tx = _model_row(unit.transaction)
-                tx["source_file"] = unit.provenance.file
-                tx["source_line"] = unit.provenance.line
-                buf.transactions.append(tx)
-                buf.add_mentions(unit.mentions)
-                buf.relations.extend(_model_row(r) for r in unit.relations)
-            elif isinstance(unit, PartyUnit):
-                buf.add_mentions(unit.mentions)
-                buf.relations.extend(_model_row(r) for r in unit.relations)
-                rid = unit.provenance.report_id
-                buf.parties_by_report[rid] = buf.parties_by_report.get(rid, 0) + 1
-            elif isinstance(unit, ReportUnit):
-                buf.reports.append(_model_row(unit.report))
-                buf.add_mentions(unit.mentions)
-            elif isinstance(unit, RejectedUnit):
-                buf.rejects.append(_reject_row(unit))
-                if unit.kind == "report_parties":
-                    rid = unit.provenance.report_id
-                    buf.rejected_parties_by_report[rid] = buf.rejected_parties_by_report.get(rid, 0) + 1
-        self.problems.extend(reader.problems)
-        read_reports = reader.stats["reports"]
-        read_tx = reader.stats["transactions"]
-        read_parties = reader.stats["report_parties"]
+        return f"m{self._file_index}.", digest
+
+    def add_goaml(self, path: Path) -> FileSummary:
+        prepared = self.prepare_goaml(path)
+        if isinstance(prepared, FileSummary):
+            return prepared
+        prefix, digest = prepared
+        read = read_goaml_file(path, self.profile, mention_prefix=prefix, now=self.now, sha256=digest, memo=self._memo)
+        return self.absorb_goaml(path, digest, read)
+
+    def absorb_goaml(self, path: Path, digest: str, read: FileRead) -> FileSummary:
+        """Count a read file and commit its records (or reject it whole when it is not readable to the end)."""
+        buf = read.buf
+        self.problems.extend(read.problems)
+        read_reports = read.stats["reports"]
+        read_tx = read.stats["transactions"]
+        read_parties = read.stats["report_parties"]
         self.counts.add("read", "reports", read_reports)
         self.counts.add("read", "transactions", read_tx)
         self.counts.add("read", "report_parties", read_parties)
-        broken = reader.fatal or any(p.code in ("FI-R002", "FI-R004", "FI-R006") for p in reader.problems)
+        broken = read.fatal or any(p.code in ("FI-R002", "FI-R004", "FI-R006") for p in read.problems)
         if broken:
-            reason = next(p for p in reader.problems if p.code.startswith("FI-R"))
+            reason = next(p for p in read.problems if p.code.startswith("FI-R"))
             self._reject_file(path, reason, read_reports, read_tx, read_parties)
             summary = FileSummary(
                 str(path),
                 "goaml",
                 digest,
-                "unreadable" if reader.fatal else "rejected",
+                "unreadable" if read.fatal else "rejected",
                 read_reports,
                 read_tx,
-                len(reader.problems),
+                len(read.problems),
             )
             self.files.append(summary)
             return summary
         self._commit(buf)
-        summary = FileSummary(str(path), "goaml", digest, "ingested", read_reports, read_tx, len(reader.problems))
+        summary = FileSummary(str(path), "goaml", digest, "ingested", read_reports, read_tx, len(read.problems))
         self.files.append(summary)
         return summary
 
@@ -352,30 +422,36 @@ class Ingestor:
                 self._reports_seen[rid] = rep["source_file"]
                 main.reports.append(rep)
                 self.counts.add("stored", "reports")
-        for tx in buf.transactions:
-            if tx["report_id"] in duplicate_reports:
-                main.rejects.append(self._dup_row(tx, "report already ingested"))
-                self.counts.add("rejected", "transactions")
-                continue
-            tid = tx["transaction_id"]
-            first = self._tx_seen.get(tid) or self._tabular_first(tid)
-            if first is not None:
-                p = make_problem(
-                    "FI-V002",
-                    file=tx["source_file"],
-                    line=tx["source_line"],
-                    path="transactionnumber",
-                    ref=tx["transaction_number"],
-                    value=tx["transaction_number"],
-                    first=first,
-                )
-                self.problems.append(p)
-                main.rejects.append(self._dup_row(tx, p.message, p.code))
-                self.counts.add("rejected", "transactions")
-                continue
-            self._tx_seen[tid] = f"{tx['source_file']}:{tx['source_line']}"
-            main.transactions.append(tx)
-            self.counts.add("stored", "transactions")
+        for frame in buf.tx_frames:
+            keep: list[bool] = []
+            columns = ("transaction_id", "report_id", "transaction_number", "source_file", "source_line")
+            for tid, rid, number, file, line in frame.select(columns).iter_rows():
+                tx = {"transaction_number": number, "source_file": file, "source_line": line, "report_id": rid}
+                if rid in duplicate_reports:
+                    main.rejects.append(self._dup_row(tx, "report already ingested"))
+                    self.counts.add("rejected", "transactions")
+                    keep.append(False)
+                    continue
+                first = self._tx_seen.get(tid) or self._tabular_first(tid)
+                if first is not None:
+                    p = make_problem(
+                        "FI-V002",
+                        file=file,
+                        line=line,
+                        path="transactionnumber",
+                        ref=number,
+                        value=number,
+                        first=first,
+                    )
+                    self.problems.append(p)
+                    main.rejects.append(self._dup_row(tx, p.message, p.code))
+                    self.counts.add("rejected", "transactions")
+                    keep.append(False)
+                    continue
+                self._tx_seen[tid] = f"{file}:{line}"
+                keep.append(True)
+                self.counts.add("stored", "transactions")
+            main.tx_frames.append(frame if all(keep) else frame.filter(pl.Series(keep, dtype=pl.Boolean)))
         for reject in buf.rejects:
             main.rejects.append(reject)
             self.counts.add("rejected", reject["kind"])
@@ -396,8 +472,7 @@ class Ingestor:
                 self.counts.add("rejected", "report_parties", n)
             else:
                 self.counts.add("stored", "report_parties", n)
-        keep = [m for m in buf.party_mentions if m["report_id"] not in duplicate_reports]
-        main.party_mentions.extend(keep)
+        main.party_mentions.extend(m for m in buf.party_mentions if m["report_id"] not in duplicate_reports)
         main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
         main.alias.update(buf.alias)
         main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
@@ -414,11 +489,11 @@ class Ingestor:
         """Remove every row of the stored version of ``rid`` and record the replacement (provenance)."""
         buf = self._buf
         old = next(r for r in buf.reports if r["report_id"] == rid)
-        gone = [t for t in buf.transactions if t.get("report_id") == rid]
-        for t in gone:
-            self._tx_seen.pop(t["transaction_id"], None)
+        gone = [tid for f in buf.tx_frames for tid in f.filter(pl.col("report_id") == rid)["transaction_id"]]
+        for tid in gone:
+            self._tx_seen.pop(tid, None)
         buf.reports = [r for r in buf.reports if r["report_id"] != rid]
-        buf.transactions = [t for t in buf.transactions if t.get("report_id") != rid]
+        buf.tx_frames = [f.filter(pl.col("report_id").ne_missing(rid)) for f in buf.tx_frames]
         buf.party_mentions = [m for m in buf.party_mentions if m.get("report_id") != rid]
         buf.account_mentions = [m for m in buf.account_mentions if m.get("report_id") != rid]
         buf.relations = [r for r in buf.relations if r.get("report_id") != rid]
@@ -555,12 +630,10 @@ class Ingestor:
                 row["mention_id"] = f"s.{row['mention_id']}"  # never collides with this run's m<n>.<k> ids
                 representative.setdefault(row[id_col], row["mention_id"])
                 target.append(row)
-        for row in store.transactions.to_dicts():
-            for col in ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id"):
-                if row.get(col) is not None:
-                    row[col] = representative.get(row[col], row[col])
-            buf.transactions.append(row)
-            self._tx_seen[row["transaction_id"]] = f"{row.get('source_file')}:{row.get('source_line')} (store)"
+        stored = store.transactions
+        buf.tx_frames.append(stored.with_columns(pl.col(c).replace(representative) for c in _TX_REF_COLUMNS))
+        for tid, file, line in stored.select("transaction_id", "source_file", "source_line").iter_rows():
+            self._tx_seen[tid] = f"{file}:{line} (store)"
         for row in store.relations.to_dicts():
             row["source_id"] = representative.get(row["source_id"], row["source_id"])
             row["target_id"] = representative.get(row["target_id"], row["target_id"])
@@ -609,10 +682,11 @@ class Ingestor:
         for m in buf.account_mentions:
             m["match_keys"] = accounts_res.keys_of[m["mention_id"]]
             m["account_id"] = accounts_res.entity_of[m["mention_id"]]
-        for tx in buf.transactions:
-            for col in ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id"):
-                if tx.get(col) is not None:
-                    tx[col] = ids.get(tx[col], tx[col])  # ids of tabular rows are kept
+        transactions = pl.concat(
+            [empty_frame("transactions"), *(conform("transactions", f) for f in buf.tx_frames)], how="vertical"
+        )
+        transactions = transactions.with_columns(pl.col(c).replace(ids) for c in _TX_REF_COLUMNS)
+        buf.tx_frames = []
         for rel in buf.relations:
             rel["source_id"] = ids.get(rel["source_id"], rel["source_id"])
             rel["target_id"] = ids.get(rel["target_id"], rel["target_id"])
@@ -626,7 +700,7 @@ class Ingestor:
         tables = {
             "parties": parties,
             "accounts": accounts,
-            "transactions": frame_from_rows("transactions", buf.transactions),
+            "transactions": transactions,
             "relations": relations,
             "reports": frame_from_rows("reports", buf.reports),
         }
@@ -765,6 +839,18 @@ def link_mirrors(tx: pl.DataFrame, window: dt.timedelta = MIRROR_WINDOW) -> pl.D
     )
 
 
+#: below this many bytes of goAML, worker processes cost more than they save (starting one takes about a second)
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+def default_jobs() -> int:
+    """Worker processes for goAML reading: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def ingest(
     paths: Iterable[str | Path],
     profile: Profile | None = None,
@@ -772,16 +858,69 @@ def ingest(
     now: dt.datetime | None = None,
     progress: Callable[[Input], None] | None = None,
     base: Path | None = None,
+    jobs: int | None = None,
 ) -> IngestResult:
     """Read every input and return the resolved store with reconciled counts (nothing is written).
 
-    With ``base`` (an existing store), its content is kept and re-resolved with the new inputs."""
+    With ``base`` (an existing store), its content is kept and re-resolved with the new inputs. goAML files are
+    read by ``jobs`` worker processes (default: one per CPU) when there are enough of them to pay for the workers;
+    the result does not depend on ``jobs``: files are committed in input order."""
     inputs = discover(paths)
     ingestor = Ingestor(profile, now=now)
     if base is not None:
         ingestor.add_store(base)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    goaml = [item for item in inputs if item.kind == "goaml"]
+    if jobs > 1 and len(goaml) > 1 and _total_bytes(goaml) >= PARALLEL_MIN_BYTES:
+        with ProcessPoolExecutor(min(jobs, len(goaml)), mp_context=get_context("spawn")) as pool:
+            _ingest_parallel(ingestor, inputs, pool, 2 * jobs, progress)
+    else:
+        for item in inputs:
+            if progress is not None:
+                progress(item)
+            ingestor.add(item)
+    return ingestor.finish()
+
+
+def _total_bytes(items: list[Input]) -> int:
+    total = 0
+    for item in items:
+        with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
+            total += item.path.stat().st_size
+    return total
+
+
+def _ingest_parallel(
+    ingestor: Ingestor,
+    inputs: list[Input],
+    pool: ProcessPoolExecutor,
+    ahead: int,
+    progress: Callable[[Input], None] | None,
+) -> None:
+    """goAML files are read by the pool, at most ``ahead`` in flight, and committed in input order."""
+    pending: deque[tuple[Path, str, Future[FileRead]]] = deque()
+
+    def commit_one() -> None:
+        path, digest, future = pending.popleft()
+        ingestor.absorb_goaml(path, digest, future.result())
+
     for item in inputs:
         if progress is not None:
             progress(item)
-        ingestor.add(item)
-    return ingestor.finish()
+        if item.kind != "goaml":
+            while pending:
+                commit_one()
+            ingestor.add(item)
+            continue
+        prepared = ingestor.prepare_goaml(item.path)
+        if isinstance(prepared, FileSummary):
+            continue
+        prefix, digest = prepared
+        future = pool.submit(
+            _read_in_worker, ingestor.run_id, item.path, ingestor.profile, prefix, ingestor.now, digest
+        )
+        pending.append((item.path, digest, future))
+        while len(pending) > ahead:
+            commit_one()
+    while pending:
+        commit_one()

@@ -199,6 +199,16 @@ def ingest(
             "version of a stored report supersedes it.",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes reading goAML files [default: one per CPU; large inputs only]. The store does not "
+            "depend on it.",
+        ),
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """Read reports and datasets, resolve entities across reports, and write a columnar store.
@@ -217,9 +227,11 @@ def ingest(
     console = _stderr()
     if _progress_enabled(fmt.value, output):
         with console.status("reading…") as status:
-            result = run_ingest(paths, prof, progress=lambda item: status.update(f"reading {item.path}"), base=base)
+            result = run_ingest(
+                paths, prof, progress=lambda item: status.update(f"reading {item.path}"), base=base, jobs=jobs
+            )
     else:
-        result = run_ingest(paths, prof, base=base)
+        result = run_ingest(paths, prof, base=base, jobs=jobs)
     result.store.save(out)
     if dataset is not None:
         write_dataset(result.store.tables, dataset)

@@ -130,7 +130,10 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
     holder = ctx.holder_of
     shell_accounts = {a for a, h in holder.items() if h in indicators}
     f = ctx.flows_for(filters)
-    inner = f.filter(pl.col("src").is_in(list(shell_accounts)) & pl.col("dst").is_in(list(shell_accounts)))
+    shell_list = list(shell_accounts)
+    # every flow that touches a shell account, once: the per-chain entry/exit lookups below scan only these
+    touching = f.filter(pl.col("src").is_in(shell_list) | pl.col("dst").is_in(shell_list))
+    inner = touching.filter(pl.col("src").is_in(shell_list) & pl.col("dst").is_in(shell_list))
     if inner.height == 0:
         return []
     # chains = weakly connected groups of shell accounts joined by money
@@ -156,13 +159,13 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
             continue
         inside = inner.filter(pl.col("src").is_in(list(members)) & pl.col("dst").is_in(list(members)))
         t_first, t_last = tmin(inside["timestamp"]), tmax(inside["timestamp"])
-        entry = f.filter(
+        entry = touching.filter(
             pl.col("dst").is_in(list(members))
             & ~pl.col("src").is_in(list(members))
             & (pl.col("timestamp") <= t_first)
             & (pl.col("timestamp") >= t_first - window)
         )
-        exit_ = f.filter(
+        exit_ = touching.filter(
             pl.col("src").is_in(list(members))
             & ~pl.col("dst").is_in(list(members))
             & (pl.col("timestamp") >= t_last)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -232,3 +232,31 @@ class Report(_Row):
     source_sha256: str | None = None
     transaction_count: int = 0
     party_count: int = 0
+
+
+M = TypeVar("M", bound=BaseModel)
+_DEFAULTS: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, Any], ...]]] = {}
+
+
+def construct(cls: type[M], /, **values: Any) -> M:
+    """``cls.model_construct(**values)`` without its per-call overhead, for values already checked by a reader.
+
+    Fields missing from ``values`` get their defaults (default factories are called per object). Keys must be field
+    names; nothing is validated. About ten times faster than ``model_construct``, which matters at millions of rows.
+    """
+    cached = _DEFAULTS.get(cls)
+    if cached is None:
+        plain = {n: f.default for n, f in cls.model_fields.items() if f.default_factory is None}
+        factories = tuple((n, f.default_factory) for n, f in cls.model_fields.items() if f.default_factory is not None)
+        cached = _DEFAULTS[cls] = (plain, factories)
+    plain, factories = cached
+    data = {**plain, **values}
+    for name, factory in factories:
+        if name not in values:
+            data[name] = factory()  # type: ignore[call-arg]
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

@@ -179,6 +179,7 @@ class World:
     party_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     _names: set[tuple[str, str]] = field(default_factory=set)
     _org_names: set[tuple[str, str]] = field(default_factory=set)
+    _passports: set[tuple[str, str]] = field(default_factory=set)
     _serial: int = 0
 
     def serial(self) -> int:
@@ -242,6 +243,11 @@ class World:
             if (f"{first} {last}", birth.isoformat()) not in self._names:
                 self._names.add((f"{first} {last}", birth.isoformat()))
                 break
+        while True:  # the passport is a strong resolution key: two people must never share one
+            passport = f"{ALPHA[self.serial() % 24]}{self._digits(8)}"
+            if (country, passport) not in self._passports:
+                self._passports.add((country, passport))
+                break
         return self._add_party(
             {
                 "kind": "person",
@@ -252,7 +258,7 @@ class World:
                 "birth_date": birth,
                 "nationality": country,
                 "residence": country,
-                "passport_number": f"{ALPHA[self.serial() % 24]}{self._digits(8)}",
+                "passport_number": passport,
                 "passport_country": country,
                 "address": f"{self._digits(2).lstrip('0') or '1'} Market Street",
                 "city": CITY.get(country, country),

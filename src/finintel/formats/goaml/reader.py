@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,6 +40,7 @@ from finintel.model import (
     Report,
     Transaction,
 )
+from finintel.model.entities import construct
 from finintel.problems import Problem, Severity, make_problem
 from finintel.values import (
     MIN_DATE,
@@ -56,6 +58,8 @@ XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 ROOTS = frozenset({"report", "reports", "reportdata"})
 V5_ELEMENTS = frozenset({"transaction_type", "related_persons", "related_entities", "reportdata"})
 PRESCAN_BYTES = 1 << 20
+_REPORT_TOKENS = itertools.count(1)
+MEMO_LIMIT = 20_000  # distinct subtrees a SubtreeMemo remembers (bounds its memory)
 _FORBIDDEN_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 
 
@@ -129,6 +133,9 @@ class _ReportState:
     element: Any
     index: int
     path: str
+    #: (subtree key, role, my_client) -> (account id, party id) of the mentions made for a repeated subject
+    built: dict[tuple[Any, ...], tuple[str | None, str | None]] = field(default_factory=dict)
+    token: int = field(default_factory=lambda: next(_REPORT_TOKENS))  # unique in the process (memo ownership)
     report_id: str | None = None
     local_currency: str | None = None
     submission_date: dt.datetime | None = None
@@ -155,6 +162,7 @@ class GoamlReader:
         mention_prefix: str = "m",
         now: dt.datetime | None = None,
         sha256: str | None = None,
+        memo: SubtreeMemo | None = None,
     ) -> None:
         self.path = path
         self.file = display_name or str(path)
@@ -169,6 +177,9 @@ class GoamlReader:
         self._future_limit = self._now + dt.timedelta(days=1)
         self._report: _ReportState | None = None
         self.fatal = False
+        # subject subtrees (accounts, persons, entities) already walked in this report, by their serialized bytes
+        self._memo = memo if memo is not None else SubtreeMemo()
+        self._v5_seen = 0
 
     # -- problems --
 
@@ -368,7 +379,9 @@ class GoamlReader:
         if report.transactions == 0 and report.parties == 0:
             self._problem("FI-V010", line=report.element.sourceline, path=report.path)
         indicators = [str(v) for v in (d.get("report_indicators") or {}).get("indicator", []) if v]
-        prov = Provenance(report_id=report_id, file=self.file, line=report.element.sourceline, path=report.path)
+        prov = construct(
+            Provenance, report_id=report_id, file=self.file, line=report.element.sourceline, path=report.path
+        )
         mentions: list[Mention] = []
         rp = d.get("reporting_person")
         if isinstance(rp, dict):
@@ -412,7 +425,8 @@ class GoamlReader:
         ref: str | None = None,
     ) -> dict[str, Any]:
         lines: dict[str, int] = {}
-        out: dict[str, Any] = {"_line": el.sourceline, "_path": path, "_lines": lines}
+        rel: dict[str, Any] = {}
+        out: dict[str, Any] = {"_line": el.sourceline, "_path": path, "_lines": lines, "_rel": rel}
         counts: dict[str, int] = {}
         last_index = -1
         index = ctype.index
@@ -429,6 +443,7 @@ class GoamlReader:
                 continue
             if name in V5_ELEMENTS:
                 self.schema_version = "5.x"
+                self._v5_seen += 1
             entry = index.get(name)
             if entry is None:
                 self._problem(
@@ -473,7 +488,16 @@ class GoamlReader:
                 value = self._leaf(child, spec, cpath, ref)
                 lines[name] = child.sourceline
             else:
-                value = self._walk(child, TYPES[spec.type], cpath, spec.type, ref=ref)
+                if spec.type in _MEMO_TYPES:
+                    value = self._walk_subject(child, spec.type, cpath, ref)
+                else:
+                    value = self._walk(child, TYPES[spec.type], cpath, spec.type, ref=ref)
+                # where the child starts, relative to this element (to copy the walk elsewhere: _rebase)
+                offset = (child.sourceline or 0) - (el.sourceline or 0)
+                if spec.max > 1:
+                    rel.setdefault(name, []).append(offset)
+                else:
+                    rel[name] = offset
             if spec.max > 1:
                 out.setdefault(name, []).append(value)
             else:
@@ -516,6 +540,34 @@ class GoamlReader:
             if iban and not iban_is_valid(iban):
                 self._problem("FI-V009", line=lines.get("iban"), path=f"{path}/iban", ref=ref, element="iban")
         return out
+
+    def _walk_subject(self, el: Any, typename: str, path: str, ref: str | None) -> dict[str, Any]:
+        """Walk a transaction side or an account, person or entity, or copy the walk of a byte-identical one.
+
+        Reports repeat the same subject (the client's account with its holder and directors) in every transaction,
+        and reports of one reporting entity repeat it across reports. A subtree that gave no problem gives none
+        again, so only its first occurrence is walked. In a report, repeats share the first occurrence's walk (its
+        lines and paths are the provenance of the subject's mentions, made once per report: ``_key`` and
+        ``_ReportState.built``); another report gets a copy with its own lines and paths.
+        """
+        key = (typename, etree.tostring(el, with_tail=False))
+        token = self._report.token if self._report is not None else 0
+        entry = self._memo.get(key)
+        if entry is not None:
+            cached: dict[str, Any] = entry[0]
+            if entry[2]:
+                self.schema_version = "5.x"
+            if entry[1] != token:  # first time in this report: its own lines and paths
+                cached = _rebase(cached, el.sourceline or 0, path)
+                entry[0], entry[1] = cached, token
+            return cached
+        before, v5_before = len(self.problems), self._v5_seen
+        value = self._walk(el, TYPES[typename], path, typename, ref=ref)
+        # a foreign-currency block is checked against the transaction's amount, which is outside the subtree
+        if len(self.problems) == before and not any("foreign_currency" in k for k in value):
+            value["_key"] = key
+            self._memo.put(key, [value, token, self._v5_seen > v5_before])
+        return value
 
     def _leaf(self, el: Any, spec: FieldSpec, path: str, ref: str | None) -> Any:
         raw = el.text
@@ -648,7 +700,7 @@ class GoamlReader:
         start = len(self.problems)
         d = self._walk(el, TYPES["transaction"], path, "transaction", ref=ref)
         line = el.sourceline
-        prov = Provenance(report_id=report_id, file=self.file, line=line, path=path)
+        prov = construct(Provenance, report_id=report_id, file=self.file, line=line, path=path)
 
         amount_local: Decimal | None = d.get("amount_local")
         if amount_local is not None and amount_local <= 0:
@@ -751,12 +803,19 @@ class GoamlReader:
         from_block = sides["from"]["block"]
         conductor = from_block.get("t_conductor")
         if isinstance(conductor, dict):
-            person = self._person(conductor)
-            if person is not None:
-                mentions.append(self._mention(person, conductor, report, "conductor"))
-                conductor_id = person.party_id
+            memo_key = (conductor.get("_key"), "conductor", False)
+            if memo_key in report.built:
+                conductor_id = report.built[memo_key][1]
+            else:
+                person = self._person(conductor)
+                if person is not None:
+                    mentions.append(self._mention(person, conductor, report, "conductor"))
+                    conductor_id = person.party_id
+                if memo_key[0] is not None:
+                    report.built[memo_key] = (None, conductor_id)
 
-        tx = Transaction.model_construct(  # values already checked by the schema walk
+        tx = construct(  # values already checked by the schema walk
+            Transaction,
             transaction_id=f"{report.rentity_id}:{number}",
             transaction_number=number,
             report_id=report_id,
@@ -855,18 +914,25 @@ class GoamlReader:
         if subject is None:
             return None, None
         key, value = subject
+        memo_key = (value.get("_key"), side, my_client)  # a repeated subject becomes mentions once per report
+        refs = report.built.get(memo_key)
+        if refs is not None:
+            return refs
         kind = key.split("_")[0]
         if kind == "account":
             account = self._account_with_holders(value, f"t_account{suffix}", report, mentions, relations, side)
-            return (account.account_id if account else None), None
-        if kind == "person":
+            refs = (account.account_id if account else None), None
+        elif kind == "person":
             person = self._person(value)
-            if person is None:
-                return None, None
-            mentions.append(self._mention(person, value, report, side, my_client))
-            return None, person.party_id
-        org = self._entity_with_directors(value, report, mentions, relations, side, my_client)
-        return None, (org.party_id if org else None)
+            if person is not None:
+                mentions.append(self._mention(person, value, report, side, my_client))
+            refs = None, (person.party_id if person else None)
+        else:
+            org = self._entity_with_directors(value, report, mentions, relations, side, my_client)
+            refs = None, (org.party_id if org else None)
+        if memo_key[0] is not None:
+            report.built[memo_key] = refs
+        return refs
 
     # -- report parties (activity reports) --
 
@@ -874,7 +940,7 @@ class GoamlReader:
         report_id = self._ensure_report_context(report)
         start = len(self.problems)
         d = self._walk(el, TYPES["report_party"], path, "report_party")
-        prov = Provenance(report_id=report_id, file=self.file, line=el.sourceline, path=path)
+        prov = construct(Provenance, report_id=report_id, file=self.file, line=el.sourceline, path=path)
         mentions: list[Mention] = []
         relations: list[Relation] = []
         subject = _subject_of(d)
@@ -913,7 +979,9 @@ class GoamlReader:
     ) -> Mention:
         return Mention(
             entity=entity,
-            provenance=Provenance(report_id=report.report_id, file=self.file, line=d["_line"], path=d["_path"]),
+            provenance=construct(
+                Provenance, report_id=report.report_id, file=self.file, line=d["_line"], path=d["_path"]
+            ),
             role=role,
             my_client=my_client,
             jurisdiction=report.jurisdiction,
@@ -931,7 +999,8 @@ class GoamlReader:
         phone = _first_phone(d)
         emails = d.get("email") or []
         birth = d.get("birthdate")
-        return Person.model_construct(  # values already checked by the schema walk
+        return construct(  # values already checked by the schema walk
+            Person,
             party_id=self._next_id(),
             name=name,
             first_name=first,
@@ -970,7 +1039,8 @@ class GoamlReader:
         address = _first_address(d)
         inc = d.get("incorporation_date")
         closed = d.get("date_business_closed")
-        return Organization.model_construct(  # values already checked by the schema walk
+        return construct(  # values already checked by the schema walk
+            Organization,
             party_id=self._next_id(),
             name=name,
             commercial_name=d.get("commercial_name"),
@@ -1130,7 +1200,8 @@ class GoamlReader:
             country = swift[4:6].upper()
         if country is not None and not codes.is_country(country):
             country = None
-        return Account.model_construct(  # values already checked by the schema walk
+        return construct(  # values already checked by the schema walk
+            Account,
             account_id=self._next_id(),
             kind=kind,
             institution_name=d.get("institution_name"),
@@ -1166,7 +1237,8 @@ class GoamlReader:
         share: Decimal | None = None,
         is_primary: bool | None = None,
     ) -> Relation:
-        return Relation.model_construct(  # values already checked by the schema walk
+        return construct(  # values already checked by the schema walk
+            Relation,
             relation_id=self._next_id(),
             kind=kind,
             source_id=source,
@@ -1182,6 +1254,12 @@ class GoamlReader:
 _REPORT_STREAM_WRAPPERS = frozenset({"transaction", "transactions", "activity"})
 _MY_CLIENT_PERSON_TYPES = frozenset({"t_person_my_client"})
 _ACCOUNT_TYPES = frozenset({"t_account", "t_account_my_client"})
+_MEMO_TYPES = frozenset(
+    {
+        *("t_account", "t_account_my_client", "t_person", "t_person_my_client", "t_entity", "t_entity_my_client"),
+        *("t_from", "t_from_my_client", "t_to", "t_to_my_client"),
+    }
+)
 
 _DIRECTOR_ROLE = {
     "DIR": RelationKind.DIRECTS,
@@ -1199,6 +1277,50 @@ _ENTITY_RELATION = {
     "DIR": RelationKind.DIRECTS,
     "NOM": RelationKind.NOMINEE,
 }
+
+
+class SubtreeMemo:
+    """Walks of subtrees that gave no problem, by serialized bytes, shared by the readers of one ingest run.
+
+    Reports repeat the same account (with its holder and directors) in every transaction, and a reporting entity
+    repeats it across reports. Share one memo only among readers with the same profile and reference time.
+    """
+
+    def __init__(self, limit: int = MEMO_LIMIT) -> None:
+        self.limit = limit
+        self._entries: dict[tuple[str, bytes], list[Any]] = {}  # [walk, owning report token, saw 5.x elements]
+        self.hits = 0
+
+    def get(self, key: tuple[str, bytes]) -> list[Any] | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self.hits += 1
+        return entry
+
+    def put(self, key: tuple[str, bytes], entry: list[Any]) -> None:
+        if self.limit <= 0:
+            return
+        if len(self._entries) >= self.limit:
+            self._entries.clear()
+        self._entries[key] = entry
+
+
+def _rebase(d: dict[str, Any], line: int, path: str) -> dict[str, Any]:
+    """A copy of a walked subtree read again at ``line``/``path``: children placed by their offsets and names
+    (as :meth:`GoamlReader._walk` names them), leaf lines shifted."""
+    shift = line - (d["_line"] or 0)
+    rel = d["_rel"]
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and "_path" in v:
+            v = _rebase(v, line + rel[k], f"{path}/{k}")
+        elif isinstance(v, list) and k in rel:
+            v = [_rebase(x, line + rel[k][i], f"{path}/{k}[{i + 1}]") for i, x in enumerate(v)]
+        out[k] = v
+    out["_line"] = line
+    out["_path"] = path
+    out["_lines"] = {k: n + shift for k, n in d["_lines"].items()}
+    return out
 
 
 def _subject_of(d: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:

@@ -23,10 +23,10 @@ class FieldSpec:
     type: str
     min: int = 0
     max: int = 1
+    is_leaf: bool = field(init=False, compare=False)
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.type in LEAF_TYPES or self.type.startswith("code:")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_leaf", self.type in LEAF_TYPES or self.type.startswith("code:"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,121 @@
+"""Ingest at scale without changing the result: worker processes, and the memo of repeated subject subtrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from lxml import etree
+
+import finintel.ingest as ingest_module
+from conftest import FROM_ACCOUNT, NOW, SAMPLE, report, transaction
+from finintel.formats.goaml.reader import GoamlReader, PartyUnit, ReportUnit, SubtreeMemo, TransactionUnit
+from finintel.ingest import ingest
+
+SYNTH_GOAML = SAMPLE / "synth" / "goaml"
+
+
+def _tables(result) -> dict[str, pl.DataFrame]:
+    return result.store.tables
+
+
+def test_parallel_ingest_gives_the_same_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    sequential = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)  # the sample is small: use workers anyway
+    parallel = ingest([SYNTH_GOAML], now=NOW, jobs=2)
+    assert parallel.counts.to_dict() == sequential.counts.to_dict()
+    assert parallel.counts.reconciles()
+    assert [f.status for f in parallel.files] == [f.status for f in sequential.files]
+    for name, frame in _tables(sequential).items():
+        assert parallel.store.tables[name].equals(frame), name
+    assert sequential.store.transactions.height >= 700
+
+
+def test_parallel_ingest_keeps_input_order_for_duplicates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A refiled report is rejected in the later file whichever worker finishes first."""
+    first = tmp_path / "a.xml"
+    second = tmp_path / "b.xml"
+    first.write_text(report(transaction("TX-1"), transaction("TX-2")), encoding="utf-8")
+    second.write_text(report(transaction("TX-1"), transaction("TX-2")) + "\n", encoding="utf-8")  # other bytes
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    result = ingest([first, second], now=NOW, jobs=2)
+    assert result.counts.to_dict()["transactions"] == {"read": 4, "stored": 2, "rejected": 2}
+    assert set(result.store.tables["rejects"]["file"]) == {str(second)}
+
+
+def _units(paths: list[Path], memo: SubtreeMemo | None) -> tuple[list, list]:
+    units, problems = [], []
+    for path in paths:
+        reader = GoamlReader(path, now=NOW, memo=memo)
+        units.extend(reader)
+        problems.extend(reader.problems)
+    return units, problems
+
+
+def _mentions(units: list) -> list:
+    out = []
+    for unit in units:
+        if isinstance(unit, (TransactionUnit, PartyUnit, ReportUnit)):
+            out.extend(unit.mentions)
+    return out
+
+
+def test_memo_changes_nothing_but_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = sorted(SYNTH_GOAML.glob("*.xml"))
+    plain_units, plain_problems = _units(paths, SubtreeMemo(limit=0))  # limit 0: every subtree is walked
+    memo = SubtreeMemo()
+    cached_units, cached_problems = _units(paths, memo)
+    assert memo.hits > 1000
+    assert cached_problems == plain_problems
+    # the same transactions and mentions (ids included); a repeated subject's provenance may name an earlier
+    # occurrence in the same report (checked to be a real element in the next test), which is what ingest keeps
+    assert len(cached_units) == len(plain_units) > 700
+    for mine, theirs in zip(cached_units, plain_units, strict=True):
+        assert type(mine) is type(theirs)
+        if isinstance(mine, TransactionUnit):
+            assert mine.transaction == theirs.transaction
+        mentions = [(m.entity, m.role, m.my_client, m.provenance.report_id) for m in _mentions([mine])]
+        assert mentions == [(m.entity, m.role, m.my_client, m.provenance.report_id) for m in _mentions([theirs])]
+    cached = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    monkeypatch.setattr(ingest_module, "SubtreeMemo", lambda: SubtreeMemo(limit=0))
+    plain = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    for name, frame in plain.store.tables.items():
+        other = cached.store.tables[name]
+        if "mention_id" in frame.columns:  # numbered differently; the same rows otherwise
+            frame, other = (x.drop("mention_id").sort(pl.all(), nulls_last=True) for x in (frame, other))
+        assert other.equals(frame), name
+
+
+def test_reused_walks_point_at_their_own_file_and_line() -> None:
+    """Every mention's provenance (file, line, element path) is an element of that file at that line, also when
+    the subject's walk came from the memo (the same account in an earlier file)."""
+    paths = sorted(SYNTH_GOAML.glob("*.xml"))
+    memo = SubtreeMemo()
+    checked = 0
+    for path in paths:
+        tree = etree.parse(str(path))
+        reader = GoamlReader(path, now=NOW, memo=memo)
+        for mention in _mentions(list(reader)):
+            prov = mention.provenance
+            found = tree.xpath(prov.path)
+            assert len(found) == 1 and found[0].sourceline == prov.line, (path.name, prov.path, prov.line)
+            checked += 1
+    assert memo.hits > 1000 and checked > 500
+
+
+def test_repeated_subtree_with_a_problem_is_reported_every_time(write) -> None:
+    bad_iban = FROM_ACCOUNT.replace("DE89370400440532013000", "DE00370400440532013000")
+    path = write(
+        "r.xml", report(transaction("TX-1", sides=bad_iban + _to()), transaction("TX-2", sides=bad_iban + _to()))
+    )
+    reader = GoamlReader(path, now=NOW, memo=SubtreeMemo())
+    list(reader)
+    lines = [p.line for p in reader.problems if p.code == "FI-V009"]
+    assert len(lines) == 2 and lines[0] != lines[1]
+
+
+def _to() -> str:
+    from conftest import TO_ACCOUNT
+
+    return TO_ACCOUNT
