@@ -119,3 +119,12 @@ def _to() -> str:
     from conftest import TO_ACCOUNT
 
     return TO_ACCOUNT
+
+
+def test_transactions_of_a_long_report_become_frames_as_they_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are turned into frames every FLUSH_ROWS transactions; the store is the same."""
+    whole = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    monkeypatch.setattr(ingest_module, "FLUSH_ROWS", 7)
+    flushed = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    for name, frame in whole.store.tables.items():
+        assert flushed.store.tables[name].equals(frame), name

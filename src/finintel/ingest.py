@@ -46,6 +46,7 @@ from finintel.resolve import resolve_accounts, resolve_parties
 from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
+FLUSH_ROWS = 20_000  # transaction rows held as Python dicts before they become a frame
 _TX_REF_COLUMNS = ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id")
 
 
@@ -179,11 +180,17 @@ class _Buffer:
     alias: dict[str, str] = field(default_factory=dict)
     _seen: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
-    def seal(self) -> None:
-        """Turn the transaction rows of a file into one typed frame (a tenth of the memory of dict rows)."""
+    def flush_transactions(self) -> None:
+        """Turn the transaction rows read so far into a typed frame (a tenth of the memory of dict rows)."""
         if self.transactions:
             self.tx_frames.append(frame_from_rows("transactions", self.transactions))
             self.transactions = []
+
+    def seal(self) -> None:
+        """The file is read: its transactions become frames, the per-report mention index is dropped."""
+        self.flush_transactions()
+        if len(self.tx_frames) > 1:
+            self.tx_frames = [pl.concat(self.tx_frames, how="vertical", rechunk=True)]
         self._seen = {}
 
     def add_mentions(self, mentions: list[Mention]) -> None:
@@ -244,6 +251,8 @@ def read_goaml_file(
             tx["source_file"] = unit.provenance.file
             tx["source_line"] = unit.provenance.line
             buf.transactions.append(tx)
+            if len(buf.transactions) >= FLUSH_ROWS:  # a single huge report does not pile up Python rows
+                buf.flush_transactions()
             buf.add_mentions(unit.mentions)
             buf.relations.extend(_model_row(r) for r in unit.relations)
         elif isinstance(unit, PartyUnit):
