@@ -435,6 +435,7 @@ class Ingestor:
                 self.counts.add("stored", "reports")
         for frame in buf.tx_frames:
             keep: list[bool] = []
+            in_tabular = self._tabular_firsts(frame)
             columns = ("transaction_id", "report_id", "transaction_number", "source_file", "source_line")
             for tid, rid, number, file, line in frame.select(columns).iter_rows():
                 tx = {"transaction_number": number, "source_file": file, "source_line": line, "report_id": rid}
@@ -443,7 +444,7 @@ class Ingestor:
                     self.counts.add("rejected", "transactions")
                     keep.append(False)
                     continue
-                first = self._tx_seen.get(tid) or self._tabular_first(tid)
+                first = self._tx_seen.get(tid) or in_tabular.get(tid)
                 if first is not None:
                     p = make_problem(
                         "FI-V002",
@@ -522,12 +523,14 @@ class Ingestor:
             }
         )
 
-    def _tabular_first(self, tid: str) -> str | None:
+    def _tabular_firsts(self, tx: pl.DataFrame) -> dict[str, str]:
+        """Where tabular inputs first gave the ids of ``tx``: one join, not a scan per transaction."""
+        firsts: dict[str, str] = {}
         for frame in self._tx_seen_frames:
-            hit = frame.filter(pl.col("transaction_id") == tid)
-            if hit.height:
-                return str(hit["first"][0])
-        return None
+            hits = tx.select("transaction_id").join(frame, on="transaction_id", how="inner")
+            for tid, first in hits.select("transaction_id", "first").iter_rows():
+                firsts.setdefault(tid, first)
+        return firsts
 
     @staticmethod
     def _dup_row(tx: dict[str, Any], reason: str, code: str = "FI-V012") -> dict[str, Any]:

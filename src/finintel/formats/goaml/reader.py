@@ -177,7 +177,7 @@ class GoamlReader:
         self._future_limit = self._now + dt.timedelta(days=1)
         self._report: _ReportState | None = None
         self.fatal = False
-        # subject subtrees (accounts, persons, entities) already walked in this report, by their serialized bytes
+        # subtrees (sides, accounts, persons, entities) already walked, by their serialized bytes (see SubtreeMemo)
         self._memo = memo if memo is not None else SubtreeMemo()
         self._v5_seen = 0
 
@@ -606,16 +606,12 @@ class GoamlReader:
         if t == "decimal":
             dec = parse_decimal(text)
             if dec is None:
-                self._problem(
-                    "FI-S005", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
-                )
+                self._bad_value("FI-S005", spec, text, line, path, ref)
             return dec
         if t == "datetime":
             value = parse_datetime(text)
             if value is None:
-                self._problem(
-                    "FI-S004", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
-                )
+                self._bad_value("FI-S004", spec, text, line, path, ref)
                 return None
             if value > self._future_limit:
                 self._problem("FI-V004", line=line, path=path, ref=ref, element=spec.name, value=text)
@@ -626,57 +622,34 @@ class GoamlReader:
             parse, kind = _SCALARS[t]
             scalar = parse(text)
             if scalar is None:
-                self._problem(
-                    "FI-S006",
-                    line=line,
-                    path=path,
-                    ref=ref,
-                    element=spec.name,
-                    value=_shown(spec.name, text),
-                    kind=kind,
-                )
+                self._bad_value("FI-S006", spec, text, line, path, ref, kind=kind)
             return scalar
         if t == "country":
             if not codes.is_country(text):
-                self._problem(
-                    "FI-S009", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text)
-                )
+                self._bad_value("FI-S009", spec, text, line, path, ref)
                 return None
             return text
         if t == "currency" or t == "asset":
             if codes.is_currency(text) or (t == "asset" and codes.is_crypto(text)):
                 return text.upper() if t == "asset" else text
             extra = " or a known virtual-asset ticker" if t == "asset" else ""
-            self._problem(
-                "FI-S008", line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text), extra=extra
-            )
+            self._bad_value("FI-S008", spec, text, line, path, ref, extra=extra)
             return None
         # code:<list>
         listname = t[5:]
         codelist = self.profile.codelists.get(listname)
         if codelist is not None and text not in codelist.codes:
             if codelist.mode == "strict":
-                self._problem(
-                    "FI-S007",
-                    line=line,
-                    path=path,
-                    ref=ref,
-                    element=spec.name,
-                    value=_shown(spec.name, text),
-                    codelist=listname,
-                )
+                self._bad_value("FI-S007", spec, text, line, path, ref, codelist=listname)
             else:
-                self._problem(
-                    "FI-S010",
-                    line=line,
-                    path=path,
-                    ref=ref,
-                    element=spec.name,
-                    value=_shown(spec.name, text),
-                    codelist=listname,
-                    profile=self.profile.name,
-                )
+                self._bad_value("FI-S010", spec, text, line, path, ref, codelist=listname, profile=self.profile.name)
         return text
+
+    def _bad_value(
+        self, code: str, spec: FieldSpec, text: str, line: int | None, path: str, ref: str | None, **params: Any
+    ) -> None:
+        """A problem with a leaf's value: element and value (hidden when personal) named, with the location."""
+        self._problem(code, line=line, path=path, ref=ref, element=spec.name, value=_shown(spec.name, text), **params)
 
     def _check_person_identified(self, d: dict[str, Any], path: str, ref: str | None) -> None:
         if any(d.get(k) for k in ("ssn", "passport_number", "id_number", "identification", "tax_number")):
@@ -803,16 +776,15 @@ class GoamlReader:
         from_block = sides["from"]["block"]
         conductor = from_block.get("t_conductor")
         if isinstance(conductor, dict):
-            memo_key = (conductor.get("_key"), "conductor", False)
-            if memo_key in report.built:
-                conductor_id = report.built[memo_key][1]
-            else:
+
+            def conductor_refs() -> tuple[str | None, str | None]:
                 person = self._person(conductor)
-                if person is not None:
-                    mentions.append(self._mention(person, conductor, report, "conductor"))
-                    conductor_id = person.party_id
-                if memo_key[0] is not None:
-                    report.built[memo_key] = (None, conductor_id)
+                if person is None:
+                    return None, None
+                mentions.append(self._mention(person, conductor, report, "conductor"))
+                return None, person.party_id
+
+            conductor_id = self._built_once(report, conductor, "conductor", False, conductor_refs)[1]
 
         tx = construct(  # values already checked by the schema walk
             Transaction,
@@ -914,24 +886,39 @@ class GoamlReader:
         if subject is None:
             return None, None
         key, value = subject
-        memo_key = (value.get("_key"), side, my_client)  # a repeated subject becomes mentions once per report
-        refs = report.built.get(memo_key)
-        if refs is not None:
-            return refs
         kind = key.split("_")[0]
-        if kind == "account":
-            account = self._account_with_holders(value, f"t_account{suffix}", report, mentions, relations, side)
-            refs = (account.account_id if account else None), None
-        elif kind == "person":
-            person = self._person(value)
-            if person is not None:
+
+        def build() -> tuple[str | None, str | None]:
+            if kind == "account":
+                account = self._account_with_holders(value, f"t_account{suffix}", report, mentions, relations, side)
+                return (account.account_id if account else None), None
+            if kind == "person":
+                person = self._person(value)
+                if person is None:
+                    return None, None
                 mentions.append(self._mention(person, value, report, side, my_client))
-            refs = None, (person.party_id if person else None)
-        else:
+                return None, person.party_id
             org = self._entity_with_directors(value, report, mentions, relations, side, my_client)
-            refs = None, (org.party_id if org else None)
-        if memo_key[0] is not None:
-            report.built[memo_key] = refs
+            return None, (org.party_id if org else None)
+
+        return self._built_once(report, value, side, my_client, build)
+
+    @staticmethod
+    def _built_once(
+        report: _ReportState,
+        d: dict[str, Any],
+        role: str,
+        my_client: bool,
+        build: Callable[[], tuple[str | None, str | None]],
+    ) -> tuple[str | None, str | None]:
+        """(account id, party id) of the mentions for walked subject ``d`` in ``role``: made by ``build`` the first
+        time a report meets this subtree (``_key`` from :meth:`_walk_subject`), reused for its repeats."""
+        memo_key = (d.get("_key"), role, my_client)
+        refs = report.built.get(memo_key)
+        if refs is None:
+            refs = build()
+            if memo_key[0] is not None:
+                report.built[memo_key] = refs
         return refs
 
     # -- report parties (activity reports) --
