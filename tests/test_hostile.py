@@ -49,6 +49,20 @@ def test_personal_values_are_not_echoed(write) -> None:
     assert problem.line and problem.path.endswith("/birthdate")
 
 
+@pytest.mark.parametrize(("birthdate", "code"), [("1850-03-12", "FI-V005"), ("2090-03-12", "FI-V004")])
+def test_impossible_personal_dates_are_not_echoed(write, birthdate: str, code: str) -> None:
+    sides = f"""
+    <t_from><from_funds_code>W</from_funds_code>
+      <from_person><first_name>Ann</first_name><last_name>Lee</last_name><birthdate>{birthdate}T00:00:00</birthdate>
+      </from_person><from_country>DE</from_country></t_from>
+    <t_to><to_funds_code>W</to_funds_code><to_account><institution_name>B</institution_name><account>9</account>
+      </to_account><to_country>DE</to_country></t_to>"""
+    rep = validate_goaml(write("p.xml", report(transaction(sides=sides))), now=NOW)
+    [problem] = [p for p in rep.problems if p.code == code]
+    assert birthdate not in problem.message and "hidden" in problem.message
+    assert problem.line and problem.path.endswith("/birthdate")
+
+
 def test_ingest_killed_halfway_leaves_the_previous_store(tmp_path: Path) -> None:
     """Kill ingests at several moments: every time the store is complete, the old one or the new one."""
     from finintel.synth.config import load_config

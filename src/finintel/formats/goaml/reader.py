@@ -614,9 +614,9 @@ class GoamlReader:
                 self._bad_value("FI-S004", spec, text, line, path, ref)
                 return None
             if value > self._future_limit:
-                self._problem("FI-V004", line=line, path=path, ref=ref, element=spec.name, value=text)
+                self._bad_value("FI-V004", spec, text, line, path, ref)
             elif value < MIN_DATE:
-                self._problem("FI-V005", line=line, path=path, ref=ref, element=spec.name, value=text)
+                self._bad_value("FI-V005", spec, text, line, path, ref)
             return value
         if t in _SCALARS:
             parse, kind = _SCALARS[t]
