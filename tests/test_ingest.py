@@ -13,7 +13,7 @@ from conftest import NOW, SAMPLE, report, transaction
 from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
 from finintel.ingest import ingest
-from finintel.resolve import account_key, organization_keys, person_keys, resolve_parties
+from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
 from finintel.store import Store
 
 
@@ -78,6 +78,30 @@ def test_different_people_stay_apart() -> None:
     assert res.basis[res.entity_of["c"]] == "weak"
 
 
+def test_every_key_says_its_strength() -> None:
+    """Resolution reads a key's strength from its prefix (no dict of millions of keys): it must agree with the
+    strength the key functions declare."""
+    person = {
+        "kind": "person",
+        "report_id": "r1",
+        "jurisdiction": "DE",
+        "name": "Ann Lee",
+        "birth_date": "1990-01-01",
+        "passport_number": "P1",
+        "passport_country": "GB",
+        "id_number": "X1",
+        "id_type": "A",
+        "ssn": "123",
+        "tax_number": "T9",
+    }
+    org = {"kind": "organization", "report_id": "r1", "name": "Acme Ltd", "registration_number": "R1"}
+    org |= {"incorporation_country": "CY", "tax_number": "T1"}
+    declared = person_keys(person) + organization_keys(org)
+    assert len({k.split(":")[0] for k, _ in declared}) == 9  # every kind of party key is exercised
+    for key, strength in declared:
+        assert _strength(key) == strength, key
+
+
 def test_keys_are_normalised() -> None:
     assert (
         person_keys({"passport_number": "117 204-318", "passport_country": "HR", "name": "x"})[0][0]
@@ -109,6 +133,29 @@ def test_counts_reconcile_with_rejects(write, tmp_path: Path) -> None:
     assert sorted(rejects["ref"].to_list()) == ["1", "2", "3"]
     dup = rejects.filter(pl.col("ref") == "1").to_dicts()[0]
     assert dup["codes"] == ["FI-V002"] and "a.xml" in dup["reasons"]
+
+
+def test_duplicate_transactions_name_where_they_were_first_read(write, tmp_path: Path, cli) -> None:
+    """Inside one report, across files and against the base store of --append: each repeat is rejected (FI-V002)
+    with the file and line of the copy kept."""
+    a = write("in/a.xml", report(transaction("1"), transaction("2"), transaction("1"), reference="A"))
+    b = write("in/b.xml", report(transaction("2"), transaction("3"), reference="B"))
+    result = ingest([a, b], now=NOW)
+    rejects = result.store.tables["rejects"].sort("file", "line")
+    assert rejects.select("file", "ref").rows() == [(str(a), "1"), (str(b), "2")]
+    kept = dict(result.store.transactions.select("transaction_id", "source_line").rows())
+    in_report, across = rejects["reasons"].to_list()
+    assert in_report.startswith("transaction number '1' already used at line ")  # found by the reader
+    assert across == f"transaction number '2' already used at {a}:{kept['100:2']}"
+    assert result.counts.stored["transactions"] == 3 and result.counts.reconciles()
+
+    store = tmp_path / "st"
+    cli("ingest", a, "--out", store, code=1)
+    c = write("in/c.xml", report(transaction("1"), transaction("4"), reference="C"))
+    out = json.loads(cli("ingest", c, "--out", store, "--append", "-f", "json", code=1).stdout)
+    assert out["counts"]["transactions"] == {"read": 2, "stored": 1, "rejected": 1}
+    [reason] = Store.load(store).tables["rejects"].filter(pl.col("file") == str(c))["reasons"].to_list()
+    assert f"{a}:" in reason and "(store)" in reason
 
 
 def test_truncated_file_is_rejected_whole(write, tmp_path: Path) -> None:

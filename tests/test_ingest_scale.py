@@ -121,8 +121,9 @@ def _to() -> str:
     return TO_ACCOUNT
 
 
-def test_transactions_of_a_long_report_become_frames_as_they_come(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows are turned into frames every FLUSH_ROWS transactions; the store is the same."""
+def test_rows_of_a_long_report_become_frames_as_they_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transaction, mention and relation rows become frames every FLUSH_ROWS rows (also in the middle of a
+    report, where repeated subjects are still recognised); the store is the same."""
     whole = ingest([SYNTH_GOAML], now=NOW, jobs=1)
     monkeypatch.setattr(ingest_module, "FLUSH_ROWS", 7)
     flushed = ingest([SYNTH_GOAML], now=NOW, jobs=1)

@@ -42,11 +42,11 @@ from finintel.formats.goaml.reader import (
 )
 from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
-from finintel.resolve import resolve_accounts, resolve_parties
-from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows
+from finintel.resolve import Resolution, resolve_accounts, resolve_parties
+from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows, string_list_series
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
-FLUSH_ROWS = 20_000  # transaction rows held as Python dicts before they become a frame
+FLUSH_ROWS = 20_000  # transaction, mention or relation rows held as Python dicts before they become a frame
 _TX_REF_COLUMNS = ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id")
 
 
@@ -163,16 +163,20 @@ def _model_row(model: Any) -> dict[str, Any]:
     return dict(model.__dict__)
 
 
+_FRAMED = ("transactions", "party_mentions", "account_mentions", "relations")
+
+
 @dataclass
 class _Buffer:
     """What one goAML file contributed; committed to the builder only if the file is readable to the end."""
 
     reports: list[dict[str, Any]] = field(default_factory=list)
-    transactions: list[dict[str, Any]] = field(default_factory=list)  # rows while one file is read
-    tx_frames: list[pl.DataFrame] = field(default_factory=list)  # columnar once a file is read (memory)
+    # rows while one file is read, then typed frames (a tenth of the memory of Python dicts)
+    transactions: list[dict[str, Any]] = field(default_factory=list)
     party_mentions: list[dict[str, Any]] = field(default_factory=list)
     account_mentions: list[dict[str, Any]] = field(default_factory=list)
     relations: list[dict[str, Any]] = field(default_factory=list)
+    frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {t: [] for t in _FRAMED})
     rejects: list[dict[str, Any]] = field(default_factory=list)
     parties_by_report: dict[str | None, int] = field(default_factory=dict)
     rejected_parties_by_report: dict[str | None, int] = field(default_factory=dict)
@@ -180,18 +184,39 @@ class _Buffer:
     alias: dict[str, str] = field(default_factory=dict)
     _seen: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
-    def flush_transactions(self) -> None:
-        """Turn the transaction rows read so far into a typed frame (a tenth of the memory of dict rows)."""
-        if self.transactions:
-            self.tx_frames.append(frame_from_rows("transactions", self.transactions))
-            self.transactions = []
+    def flush(self) -> None:
+        """Turn the rows read so far into typed frames."""
+        for table in _FRAMED:
+            rows: list[dict[str, Any]] = getattr(self, table)
+            if rows:
+                self.frames[table].append(frame_from_rows(table, rows))
+                setattr(self, table, [])
+
+    def pending(self) -> int:
+        """Rows not yet in frames."""
+        return len(self.transactions) + len(self.party_mentions) + len(self.account_mentions) + len(self.relations)
 
     def seal(self) -> None:
-        """The file is read: its transactions become frames, the per-report mention index is dropped."""
-        self.flush_transactions()
-        if len(self.tx_frames) > 1:
-            self.tx_frames = [pl.concat(self.tx_frames, how="vertical", rechunk=True)]
+        """The file is read: its rows become one frame per table, the per-report mention index is dropped."""
+        self.flush()
+        for table, parts in self.frames.items():
+            if len(parts) > 1:
+                self.frames[table] = [pl.concat(parts, how="vertical", rechunk=True)]
         self._seen = {}
+
+    def drop_reports(self, reports: set[str], tables: tuple[str, ...] = _FRAMED) -> None:
+        """Remove the rows of ``reports`` from ``tables``."""
+        if reports:
+            keep = ~pl.col("report_id").is_in(list(reports)).fill_null(False)
+            for table in tables:
+                self.frames[table] = [f.filter(keep) for f in self.frames[table]]
+
+    def frame(self, table: str) -> pl.DataFrame:
+        """All rows of ``table`` as one frame (the parts are released)."""
+        self.flush()
+        parts = self.frames[table]
+        self.frames[table] = []
+        return pl.concat([empty_frame(table), *(conform(table, f) for f in parts)], how="vertical", rechunk=True)
 
     def add_mentions(self, mentions: list[Mention]) -> None:
         """Keep one row per distinct mention in a report: the same account with the same holder is usually repeated
@@ -251,8 +276,6 @@ def read_goaml_file(
             tx["source_file"] = unit.provenance.file
             tx["source_line"] = unit.provenance.line
             buf.transactions.append(tx)
-            if len(buf.transactions) >= FLUSH_ROWS:  # a single huge report does not pile up Python rows
-                buf.flush_transactions()
             buf.add_mentions(unit.mentions)
             buf.relations.extend(_model_row(r) for r in unit.relations)
         elif isinstance(unit, PartyUnit):
@@ -268,6 +291,8 @@ def read_goaml_file(
             if unit.kind == "report_parties":
                 rid = unit.provenance.report_id
                 buf.rejected_parties_by_report[rid] = buf.rejected_parties_by_report.get(rid, 0) + 1
+        if buf.pending() >= FLUSH_ROWS:  # a single huge report does not pile up Python rows
+            buf.flush()
     buf.seal()
     return FileRead(buf, reader.problems, reader.stats, reader.fatal)
 
@@ -310,7 +335,7 @@ class Ingestor:
         self.files: list[FileSummary] = []
         self._buf = _Buffer()
         self._tabular: list[dict[str, pl.DataFrame]] = []
-        self._tx_seen: dict[str, str] = {}  # goAML transactions (already Python objects)
+        self._tx_ids: set[str] = set()  # ids of the goAML (and base store) transactions held, for duplicates
         self._tx_seen_frames: list[pl.DataFrame] = []  # tabular transactions, kept as frames
         self._history: dict[str, list[pl.DataFrame]] = {"rejects": [], "problems": []}  # from a base store
         self._superseded: list[dict[str, Any]] = []
@@ -433,9 +458,23 @@ class Ingestor:
                 self._reports_seen[rid] = rep["source_file"]
                 main.reports.append(rep)
                 self.counts.add("stored", "reports")
-        for frame in buf.tx_frames:
-            keep: list[bool] = []
+        buf.drop_reports(duplicate_reports, ("party_mentions", "account_mentions", "relations"))
+        for frame in buf.frames["transactions"]:
             in_tabular = self._tabular_firsts(frame)
+            ids = frame["transaction_id"].to_list()
+            fresh = set(ids)
+            if (
+                not in_tabular
+                and len(fresh) == len(ids)
+                and self._tx_ids.isdisjoint(fresh)
+                and not (duplicate_reports and frame["report_id"].is_in(list(duplicate_reports)).any())
+            ):  # the usual case, without a Python step per transaction
+                self._tx_ids |= fresh
+                self.counts.add("stored", "transactions", frame.height)
+                main.frames["transactions"].append(frame)
+                continue
+            keep: list[bool] = []
+            known = self._goaml_firsts([t for t in fresh if t in self._tx_ids])
             columns = ("transaction_id", "report_id", "transaction_number", "source_file", "source_line")
             for tid, rid, number, file, line in frame.select(columns).iter_rows():
                 tx = {"transaction_number": number, "source_file": file, "source_line": line, "report_id": rid}
@@ -444,7 +483,7 @@ class Ingestor:
                     self.counts.add("rejected", "transactions")
                     keep.append(False)
                     continue
-                first = self._tx_seen.get(tid) or in_tabular.get(tid)
+                first = known.get(tid) or in_tabular.get(tid)
                 if first is not None:
                     p = make_problem(
                         "FI-V002",
@@ -460,10 +499,11 @@ class Ingestor:
                     self.counts.add("rejected", "transactions")
                     keep.append(False)
                     continue
-                self._tx_seen[tid] = f"{file}:{line}"
+                known[tid] = f"{file}:{line}"
+                self._tx_ids.add(tid)
                 keep.append(True)
                 self.counts.add("stored", "transactions")
-            main.tx_frames.append(frame if all(keep) else frame.filter(pl.Series(keep, dtype=pl.Boolean)))
+            main.frames["transactions"].append(frame if all(keep) else frame.filter(pl.Series(keep, dtype=pl.Boolean)))
         for reject in buf.rejects:
             main.rejects.append(reject)
             self.counts.add("rejected", reject["kind"])
@@ -484,10 +524,9 @@ class Ingestor:
                 self.counts.add("rejected", "report_parties", n)
             else:
                 self.counts.add("stored", "report_parties", n)
-        main.party_mentions.extend(m for m in buf.party_mentions if m["report_id"] not in duplicate_reports)
-        main.account_mentions.extend(m for m in buf.account_mentions if m["report_id"] not in duplicate_reports)
+        for table in ("party_mentions", "account_mentions", "relations"):
+            main.frames[table].extend(buf.frames[table])
         main.alias.update(buf.alias)
-        main.relations.extend(r for r in buf.relations if r["report_id"] not in duplicate_reports)
 
     def _supersedes(self, rep: dict[str, Any]) -> bool:
         """A report with an id already stored replaces it when it is a different file submitted strictly later."""
@@ -501,14 +540,12 @@ class Ingestor:
         """Remove every row of the stored version of ``rid`` and record the replacement (provenance)."""
         buf = self._buf
         old = next(r for r in buf.reports if r["report_id"] == rid)
-        gone = [tid for f in buf.tx_frames for tid in f.filter(pl.col("report_id") == rid)["transaction_id"]]
-        for tid in gone:
-            self._tx_seen.pop(tid, None)
+        gone = [
+            tid for f in buf.frames["transactions"] for tid in f.filter(pl.col("report_id") == rid)["transaction_id"]
+        ]
+        self._tx_ids.difference_update(gone)
         buf.reports = [r for r in buf.reports if r["report_id"] != rid]
-        buf.tx_frames = [f.filter(pl.col("report_id").ne_missing(rid)) for f in buf.tx_frames]
-        buf.party_mentions = [m for m in buf.party_mentions if m.get("report_id") != rid]
-        buf.account_mentions = [m for m in buf.account_mentions if m.get("report_id") != rid]
-        buf.relations = [r for r in buf.relations if r.get("report_id") != rid]
+        buf.drop_reports({rid})
         del self._reports_seen[rid]
         self._superseded.append(
             {
@@ -522,6 +559,16 @@ class Ingestor:
                 "transactions_replaced": len(gone),
             }
         )
+
+    def _goaml_firsts(self, ids: list[str]) -> dict[str, str]:
+        """Where the goAML (or base store) transactions held first gave ``ids`` (only asked for duplicates)."""
+        firsts: dict[str, str] = {}
+        if ids:
+            for frame in self._buf.frames["transactions"]:
+                hits = _where_read(frame.filter(pl.col("transaction_id").is_in(ids)))
+                for tid, first in hits.iter_rows():
+                    firsts.setdefault(tid, first)
+        return firsts
 
     def _tabular_firsts(self, tx: pl.DataFrame) -> dict[str, str]:
         """Where tabular inputs first gave the ids of ``tx``: one join, not a scan per transaction."""
@@ -622,10 +669,9 @@ class Ingestor:
         )
 
     def _seen_frame(self) -> pl.DataFrame:
-        """Every transaction id read so far with where it was first read (goAML dict + tabular frames)."""
+        """Every transaction id read so far with where it was first read (goAML, base store and tabular frames)."""
         parts = [f for f in self._tx_seen_frames if f.height]
-        if self._tx_seen:
-            parts.append(pl.DataFrame({"transaction_id": list(self._tx_seen), "first": list(self._tx_seen.values())}))
+        parts.extend(_where_read(f) for f in self._buf.frames["transactions"] if f.height)
         if not parts:
             return pl.DataFrame(schema={"transaction_id": pl.String, "first": pl.String})
         return pl.concat(parts, how="vertical")
@@ -635,30 +681,36 @@ class Ingestor:
         already holds (same SHA-256) are skipped, and a later version of one of its reports supersedes it."""
         store = Store.load(folder)
         buf = self._buf
-        representative: dict[str, str] = {}
-        for table, id_col, target in (
-            ("party_mentions", "party_id", buf.party_mentions),
-            ("account_mentions", "account_id", buf.account_mentions),
-        ):
-            for row in store.tables[table].to_dicts():
-                row["mention_id"] = f"s.{row['mention_id']}"  # never collides with this run's m<n>.<k> ids
-                representative.setdefault(row[id_col], row["mention_id"])
-                target.append(row)
-        stored = store.transactions
-        buf.tx_frames.append(stored.with_columns(pl.col(c).replace(representative) for c in _TX_REF_COLUMNS))
-        for tid, file, line in stored.select("transaction_id", "source_file", "source_line").iter_rows():
-            self._tx_seen[tid] = f"{file}:{line} (store)"
-        for row in store.relations.to_dicts():
-            row["source_id"] = representative.get(row["source_id"], row["source_id"])
-            row["target_id"] = representative.get(row["target_id"], row["target_id"])
-            buf.relations.append(row)
+        # each stored entity is represented by its first mention until everything is resolved again
+        entity_ids: list[pl.Series] = []
+        mention_ids: list[pl.Series] = []
+        for table, id_col in (("party_mentions", "party_id"), ("account_mentions", "account_id")):
+            # "s." never collides with this run's m<n>.<k> mention ids
+            mentions = store.tables[table].with_columns(
+                pl.concat_str(pl.lit("s."), pl.col("mention_id")).alias("mention_id")
+            )
+            buf.frames[table].append(mentions)
+            first = mentions.group_by(id_col, maintain_order=True).agg(pl.col("mention_id").first())
+            entity_ids.append(first[id_col])
+            mention_ids.append(first["mention_id"])
+        old = pl.concat(entity_ids)
+        new = pl.concat(mention_ids)
+        stored = store.transactions.with_columns(
+            *(pl.col(c).replace(old, new) for c in _TX_REF_COLUMNS),
+            pl.lit(True).alias(_FROM_STORE),  # for messages; not a store column, dropped when the store is built
+        )
+        buf.frames["transactions"].append(stored)
+        self._tx_ids.update(stored["transaction_id"].to_list())
+        buf.frames["relations"].append(
+            store.relations.with_columns(pl.col(c).replace(old, new) for c in ("source_id", "target_id"))
+        )
         for row in store.reports.to_dicts():
             buf.reports.append(row)
             self._reports_seen[row["report_id"]] = f"{row.get('source_file')} (store)"
         # parties and accounts that no mention describes (tabular inputs) are carried as they are
         no_mention = {
-            "parties": store.parties.filter(~pl.col("party_id").is_in(list(representative))),
-            "accounts": store.accounts.filter(~pl.col("account_id").is_in(list(representative))),
+            "parties": store.parties.filter(~pl.col("party_id").is_in(old.implode())),
+            "accounts": store.accounts.filter(~pl.col("account_id").is_in(old.implode())),
         }
         self._tabular.append(no_mention)
         self._history["rejects"].append(store.tables["rejects"])
@@ -683,38 +735,28 @@ class Ingestor:
 
     def finish(self) -> IngestResult:
         buf = self._buf
-        parties_res = resolve_parties(buf.party_mentions)
-        accounts_res = resolve_accounts(buf.account_mentions)
-        ids = {**parties_res.entity_of, **accounts_res.entity_of}
-        for mention, first in buf.alias.items():  # repeated mentions resolve like the first one
-            if first in ids:
-                ids[mention] = ids[first]
-
-        for m in buf.party_mentions:
-            m["match_keys"] = parties_res.keys_of[m["mention_id"]]
-            m["party_id"] = parties_res.entity_of[m["mention_id"]]
-        for m in buf.account_mentions:
-            m["match_keys"] = accounts_res.keys_of[m["mention_id"]]
-            m["account_id"] = accounts_res.entity_of[m["mention_id"]]
-        transactions = pl.concat(
-            [empty_frame("transactions"), *(conform("transactions", f) for f in buf.tx_frames)],
-            how="vertical",
-            rechunk=True,
-        )
-        old_ids = pl.Series(list(ids), dtype=pl.String)  # built once: a dict literal is converted per column
-        new_ids = pl.Series(list(ids.values()), dtype=pl.String)
+        party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id", _PARTY_KEY_COLUMNS)
+        account_mentions, accounts_res = _resolved(buf.frame("account_mentions"), "account_id", _ACCOUNT_KEY_COLUMNS)
+        # mention id -> entity id, as two Series built once (a dict is converted again for every column replaced)
+        old_ids = pl.concat([party_mentions["mention_id"], account_mentions["mention_id"]])
+        new_ids = pl.concat([party_mentions["party_id"], account_mentions["account_id"]])
+        if buf.alias:  # repeated mentions resolve like the first one
+            aliases = pl.DataFrame(
+                {"mention": list(buf.alias), "first": list(buf.alias.values())},
+                schema={"mention": pl.String, "first": pl.String},
+            ).join(pl.DataFrame({"first": old_ids, "entity": new_ids}), on="first", how="inner")
+            old_ids = pl.concat([old_ids, aliases["mention"]])
+            new_ids = pl.concat([new_ids, aliases["entity"]])
+        transactions = buf.frame("transactions")
         transactions = transactions.with_columns(pl.col(c).replace(old_ids, new_ids) for c in _TX_REF_COLUMNS)
-        buf.tx_frames = []
-        for rel in buf.relations:
-            rel["source_id"] = ids.get(rel["source_id"], rel["source_id"])
-            rel["target_id"] = ids.get(rel["target_id"], rel["target_id"])
+        relations = buf.frame("relations")
+        relations = relations.with_columns(pl.col(c).replace(old_ids, new_ids) for c in ("source_id", "target_id"))
+        del old_ids, new_ids
 
-        party_mentions = frame_from_rows("party_mentions", buf.party_mentions)
-        account_mentions = frame_from_rows("account_mentions", buf.account_mentions)
         order = _report_order(buf.reports)
         parties = _merge_entities(party_mentions, "party_id", "parties", parties_res.basis, order)
         accounts = _merge_entities(account_mentions, "account_id", "accounts", accounts_res.basis, order)
-        relations = _dedupe_relations(frame_from_rows("relations", buf.relations))
+        relations = _dedupe_relations(relations)
         tables = {
             "parties": parties,
             "accounts": accounts,
@@ -766,6 +808,61 @@ class Ingestor:
         return IngestResult(
             store=store, counts=self.counts, problems=self.problems, files=self.files, entities=entities
         )
+
+
+#: the columns entity resolution reads (see :mod:`finintel.resolve`); only these are turned into Python rows
+_PARTY_KEY_COLUMNS = (
+    "mention_id",
+    "kind",
+    "report_id",
+    "jurisdiction",
+    "name",
+    "birth_date",
+    "nationality",
+    "passport_number",
+    "passport_country",
+    "id_number",
+    "id_type",
+    "id_country",
+    "ssn",
+    "tax_number",
+    "registration_number",
+    "incorporation_country",
+)
+_ACCOUNT_KEY_COLUMNS = (
+    "mention_id",
+    "kind",
+    "iban",
+    "chain",
+    "address",
+    "swift",
+    "institution_code",
+    "institution_name",
+    "number",
+)
+
+
+def _resolved(mentions: pl.DataFrame, id_col: str, key_columns: tuple[str, ...]) -> tuple[pl.DataFrame, Resolution]:
+    """Resolve a mention frame: ``id_col`` becomes the entity id and ``match_keys`` the mention's keys."""
+    rows = mentions.select(key_columns).iter_rows(named=True)
+    res = resolve_parties(rows) if id_col == "party_id" else resolve_accounts(rows)
+    resolved = mentions.with_columns(
+        pl.Series(id_col, res.entities, dtype=pl.String),
+        string_list_series(res.keys).alias("match_keys"),
+    )
+    res.keys.clear()  # the column holds them now
+    return resolved, res
+
+
+_FROM_STORE = "_from_store"
+
+
+def _where_read(tx: pl.DataFrame) -> pl.DataFrame:
+    """transaction_id, and ``first``: file:line where it was read (and "(store)" when it came from a base store)."""
+    where = pl.format("{}:{}", pl.col("source_file"), pl.col("source_line"))
+    if _FROM_STORE in tx.columns:
+        where = pl.concat_str([where, pl.lit(" (store)")])
+    return tx.select("transaction_id", where.alias("first"))
 
 
 def _merge_same_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:

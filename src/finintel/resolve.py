@@ -123,76 +123,92 @@ class _UnionFind:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """mention id -> entity id, and per entity how it was matched (``strong``/``weak``/``local``/``single``)."""
+    """Per mention, in input order: its id, its entity id and its match keys; per entity how it was matched
+    (``strong``/``weak``/``local``/``single``). Lists rather than dicts keyed by mention: a million mentions cost
+    a third of the memory, and the ingest attaches them to the mention frame as columns."""
 
-    entity_of: dict[str, str]
+    mention_ids: list[str]
+    entities: list[str]
+    keys: list[list[str]]
     basis: dict[str, str]
-    keys_of: dict[str, list[str]]
+
+    @property
+    def entity_of(self) -> dict[str, str]:
+        """mention id -> entity id."""
+        return dict(zip(self.mention_ids, self.entities, strict=True))
+
+
+_RANK = {STRONG: 0, WEAK: 1, LOCAL: 2}
+_STRENGTH_OF_PREFIX = {"namedob": WEAK, "orgname": WEAK, "local": LOCAL}
+
+
+def _strength(key: str) -> str:
+    """Every key says its strength by its prefix (see the table above)."""
+    return _STRENGTH_OF_PREFIX.get(key[: key.index(":")], STRONG)
 
 
 def resolve_parties(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
-    """Cluster party mentions (dicts with ``mention_id``, ``kind`` and the Person/Organization fields)."""
-    items = list(mentions)
+    """Cluster party mentions (mappings with ``mention_id``, ``kind`` and the Person/Organization fields).
+
+    ``mentions`` is consumed once and no mapping is kept: the ingest streams rows of only the key columns."""
     uf = _UnionFind()
     key_owner: dict[str, int] = {}
-    key_strength: dict[str, str] = {}
-    keys_of: dict[str, list[str]] = {}
-    for i, m in enumerate(items):
-        keys = person_keys(m) if m.get("kind") == "person" else organization_keys(m)
-        keys_of[m["mention_id"]] = [k for k, _ in keys]
-        for key, strength in keys:
-            key_strength[key] = strength
+    repeated: set[str] = set()  # keys that more than one mention has
+    mention_ids: list[str] = []
+    persons: list[bool] = []
+    keys_per: list[list[str]] = []
+    for i, m in enumerate(mentions):
+        person = m.get("kind") == "person"
+        keys = [k for k, _ in (person_keys(m) if person else organization_keys(m))]
+        mention_ids.append(m["mention_id"])
+        persons.append(person)
+        keys_per.append(keys)
+        for key in keys:
             owner = key_owner.get(key)
             if owner is None:
                 key_owner[key] = i
             else:
+                repeated.add(key)
                 uf.union(owner, i)
+    del key_owner
     clusters: dict[int, list[int]] = {}
-    for i in range(len(items)):
+    for i in range(len(mention_ids)):
         clusters.setdefault(uf.find(i), []).append(i)
-    entity_of: dict[str, str] = {}
+    entities: list[str] = [""] * len(mention_ids)
     basis: dict[str, str] = {}
-    key_count: dict[str, int] = {}
-    for m in items:
-        for k in keys_of[m["mention_id"]]:
-            key_count[k] = key_count.get(k, 0) + 1
     for members in clusters.values():
-        ms = [items[i] for i in members]
-        all_keys = sorted({k for m in ms for k in keys_of[m["mention_id"]]})
-        prefix = "per_" if ms[0].get("kind") == "person" else "org_"
+        all_keys = sorted({k for i in members for k in keys_per[i]})
+        prefix = "per_" if persons[members[0]] else "org_"
         # the id comes from the strongest, smallest key so it does not change when weaker keys come and go
-        ranked = sorted(all_keys, key=lambda k: (_RANK[key_strength[k]], k))
-        anchor = ranked[0] if ranked else f"mention:{ms[0]['mention_id']}"
+        ranked = sorted(all_keys, key=lambda k: (_RANK[_strength(k)], k))
+        anchor = ranked[0] if ranked else f"mention:{mention_ids[members[0]]}"
         entity_id = prefix + _h(anchor)
-        if len(ms) == 1:
+        if len(members) == 1:
             how = "single"
         else:
-            used = [key_strength[k] for k in all_keys if key_count[k] > 1]
+            used = [_strength(k) for k in all_keys if k in repeated]
             how = min(used, key=lambda s: _RANK[s]) if used else "single"
-        for m in ms:
-            entity_of[m["mention_id"]] = entity_id
+        for i in members:
+            entities[i] = entity_id
         basis[entity_id] = how
-    return Resolution(entity_of=entity_of, basis=basis, keys_of=keys_of)
-
-
-_RANK = {STRONG: 0, WEAK: 1, LOCAL: 2}
+    return Resolution(mention_ids=mention_ids, entities=entities, keys=keys_per, basis=basis)
 
 
 def resolve_accounts(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
-    entity_of: dict[str, str] = {}
-    basis: dict[str, str] = {}
-    keys_of: dict[str, list[str]] = {}
+    """Accounts have one key each: mentions with the same key are the same account."""
+    mention_ids: list[str] = []
+    entities: list[str] = []
+    keys: list[list[str]] = []
     seen: dict[str, int] = {}
     for m in mentions:
         key = account_key(m)
-        prefix = "wal_" if key.startswith("wallet:") else "acc_"
-        entity_id = prefix + _h(key)
-        entity_of[m["mention_id"]] = entity_id
-        keys_of[m["mention_id"]] = [key]
+        entity_id = ("wal_" if key.startswith("wallet:") else "acc_") + _h(key)
+        mention_ids.append(m["mention_id"])
+        entities.append(entity_id)
+        keys.append([key])
         seen[entity_id] = seen.get(entity_id, 0) + 1
-    for entity_id, n in seen.items():
-        basis[entity_id] = STRONG if n > 1 else "single"
-    return Resolution(entity_of=entity_of, basis=basis, keys_of=keys_of)
+    basis = {entity_id: STRONG if n > 1 else "single" for entity_id, n in seen.items()}
+    return Resolution(mention_ids=mention_ids, entities=entities, keys=keys, basis=basis)
 
 
 def party_id_of(row: Mapping[str, Any]) -> str:

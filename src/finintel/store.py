@@ -148,11 +148,11 @@ def frame_from_rows(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
     data: dict[str, Any] = {}
     for name, dtype in schema.items():
         values = [r.get(name) for r in rows]
-        data[name] = _string_lists(values) if dtype == pl.List(pl.String) else values
+        data[name] = string_list_series(values) if dtype == pl.List(pl.String) else values
     return pl.DataFrame(data, schema=schema, strict=False)
 
 
-def _string_lists(values: list[Any]) -> pl.Series:
+def string_list_series(values: list[Any]) -> pl.Series:
     """A List(String) column from Python lists via Arrow offsets (polars builds one Series per row otherwise: about
     a second per 100,000 rows)."""
     offsets = [0]
