@@ -122,15 +122,47 @@ class Context:
 
     @cached_property
     def flows(self) -> pl.DataFrame:
-        tx = self.store.transactions.filter(pl.col("mirror_of").is_null())
+        """One row per money movement between two nodes (accounts, else parties), mirror copies left out, in time
+        order. Only the columns every detector needs: detectors filter this frame again and again, and each copy
+        of a column costs 10M rows x 16+ bytes at scale; :meth:`flow_details` has the rest for the few that ask."""
+        # lazy: only these columns are filtered and sorted, not a copy of the whole transaction table
         return (
-            tx.select(
+            self.store.transactions.lazy()
+            .filter(pl.col("mirror_of").is_null())
+            .select(
                 "transaction_id",
                 pl.coalesce("from_account_id", "from_party_id").alias("src"),
                 pl.coalesce("to_account_id", "to_party_id").alias("dst"),
                 "timestamp",
                 pl.coalesce("amount_local", "amount").cast(pl.Float64).alias("amount"),
                 pl.coalesce("currency_local", "currency").alias("currency"),
+                "from_country",
+                "to_country",
+            )
+            .filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
+            .sort("timestamp", "transaction_id")
+            .collect()
+        )
+
+    @cached_property
+    def degree(self) -> pl.DataFrame:
+        """node, len: how many flows each node takes part in (either side); shared by the rules that prune by it."""
+        f = self.flows.lazy()
+        return (
+            pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))])
+            .group_by("node")
+            .len()
+            .collect()
+        )
+
+    def flow_details(self, flows: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
+        """``flows`` (rows of :attr:`flows`) whose transaction matches ``where``, with the transaction's own from/to
+        accounts and parties, transmode and funds codes; in the order of ``flows``."""
+        details = (
+            self.store.transactions.lazy()
+            .filter(where)
+            .select(
+                "transaction_id",
                 "from_account_id",
                 "to_account_id",
                 "from_party_id",
@@ -138,12 +170,10 @@ class Context:
                 "transmode_code",
                 "from_funds_code",
                 "to_funds_code",
-                "from_country",
-                "to_country",
             )
-            .filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
-            .sort("timestamp", "transaction_id")
+            .collect()
         )
+        return flows.join(details, on="transaction_id", how="inner", maintain_order="left")
 
     def tx_index(self, ids: Iterable[str]) -> dict[str, tuple[dt.datetime, float, str]]:
         """transaction id -> (timestamp, local amount, currency) for the given ids, to assemble findings."""

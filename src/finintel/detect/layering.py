@@ -80,17 +80,19 @@ def _bursts(f: pl.DataFrame, hub: str, other: str, k: int, window: dt.timedelta)
 
 def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[Hit]:
     hub, other = ("src", "dst") if direction == "out" else ("dst", "src")
-    f = ctx.flows_for(filters)
+    # one lazy plan, collected once: each eager step would copy the flow frame (10M rows at scale)
+    lf = ctx.flows_for(filters).lazy()
     if p.min_each:
-        f = f.filter(pl.col("amount") >= p.min_each)
-    busy = ctx.flows.group_by(hub).len().filter(pl.col("len") > p.max_hub_transactions)[hub]
-    f = f.filter(~pl.col(hub).is_in(busy.implode()))
+        lf = lf.filter(pl.col("amount") >= p.min_each)
+    busy = ctx.flows.lazy().group_by(hub).len().filter(pl.col("len") > p.max_hub_transactions).select(hub)
+    lf = lf.join(busy, on=hub, how="anti", maintain_order="left")
     if p.one_off_only:
-        pairs = ctx.flows.group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
-        f = f.join(pairs, on=["src", "dst"], how="semi")
+        pairs = ctx.flows.lazy().group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
+        lf = lf.join(pairs, on=["src", "dst"], how="semi", maintain_order="left")
     if p.max_counterparty_transactions is not None:
-        quiet = _degree(ctx).filter(pl.col("len") <= p.max_counterparty_transactions)["node"].implode()
-        f = f.filter(pl.col(other).is_in(quiet))
+        quiet = ctx.degree.filter(pl.col("len") <= p.max_counterparty_transactions).select(pl.col("node").alias(other))
+        lf = lf.join(quiet.lazy(), on=other, how="semi", maintain_order="left")
+    f = lf.collect(engine="streaming")
     hits = []
     window = dt.timedelta(hours=p.window_hours)
     # the account's usual rate: its transactions outside the burst, spread over the whole period of the data
@@ -144,13 +146,6 @@ class ScatterParams(Params):
     two_phase: bool = Field(default=False, description="every scatter leg comes before every gather leg")
 
 
-def _degree(ctx: Context) -> pl.DataFrame:
-    f = ctx.flows
-    return (
-        pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))]).group_by("node").len()
-    )
-
-
 def _relays(
     f: pl.DataFrame,
     middles: pl.Expr | pl.Series,
@@ -179,8 +174,11 @@ def _relays(
         pl.col("transaction_id").alias("id2"),
     )
     later = pl.col("t2") > pl.col("t1") if strict else pl.col("t2") >= pl.col("t1")
+    # streamed: the join makes every in-leg x out-leg pair of a middle account before the filter keeps the few
+    # that relay; at 10M flows the pairs would not fit in memory at once
     return (
-        ins.join(outs, on="M")
+        ins.lazy()
+        .join(outs.lazy(), on="M")
         .filter(
             later
             & (pl.col("t2") - pl.col("t1") <= window)
@@ -188,6 +186,7 @@ def _relays(
             & (pl.col("a2") >= min_retention * pl.col("a1"))
             & (pl.col("a2") <= pl.col("a1") * max_growth)
         )
+        .collect(engine="streaming")
         .sort("t1", "t2", "id1", "id2")
         .unique("id1", keep="first", maintain_order=True)
     )
@@ -196,7 +195,7 @@ def _relays(
 def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
     """Source -> many intermediaries -> one sink, each intermediary forwarding most of what it got."""
     f = ctx.flows_for(filters)
-    small = _degree(ctx).filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
+    small = ctx.degree.filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
     window = dt.timedelta(hours=p.window_hours)
     legs = _relays(f, small, window, p.min_retention, p.max_growth, strict=True).rename({"X": "S", "M": "I", "Y": "T"})
     pairs = legs.group_by("S", "T").agg(pl.col("I").n_unique().alias("n"))
@@ -249,7 +248,7 @@ def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> li
     """Many sources -> one hub -> many sinks, the hub passing on most of what it collected."""
     f = ctx.flows_for(filters)
     window = dt.timedelta(hours=p.window_hours)
-    deg = _degree(ctx).filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
+    deg = ctx.degree.filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
     period = f"{int(window.total_seconds())}s"
 
     def busy(frame: pl.DataFrame, hub: str, other: str, k: int) -> pl.DataFrame:
@@ -411,7 +410,7 @@ class PassThroughParams(Params):
 def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[Hit]:
     """Chains of accounts that each receive money and forward nearly all of it within hours (layering stacks)."""
     f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention**3)
-    quiet = _degree(ctx).filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
+    quiet = ctx.degree.filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
     hold = dt.timedelta(hours=p.hold_hours)
     events = _relays(f, quiet, hold, p.min_retention, 1.001, strict=False).rename(
         {"M": "A", "id1": "id_in", "id2": "id_out"}
@@ -466,10 +465,10 @@ class StructuringParams(Params):
 
 def structuring(ctx: Context, p: StructuringParams, filters: Filters) -> list[Hit]:
     """One subject makes several cash deposits just under the reporting threshold within a few days."""
-    f = ctx.flows_for(filters)
-    cash = f.filter(
+    cash = ctx.flow_details(
+        ctx.flows_for(filters),
         pl.col("from_funds_code").is_in(p.cash_funds_codes).fill_null(False)
-        | (pl.col("transmode_code").is_in(p.cash_transmodes).fill_null(False) & pl.col("from_account_id").is_null())
+        | (pl.col("transmode_code").is_in(p.cash_transmodes).fill_null(False) & pl.col("from_account_id").is_null()),
     )
     if cash.height == 0:
         return []

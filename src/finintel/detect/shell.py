@@ -46,8 +46,8 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
     """One row per organization: each indicator (true/false/null when unknown) and the weighted score."""
     parties = ctx.store.parties.filter(pl.col("kind") == "organization")
     rel = ctx.store.relations
-    flows = ctx.flows
-    holder = ctx.accounts.select("account_id", "holder").drop_nulls()
+    flows = ctx.flows.lazy()  # lazy: the joins carry only the three columns used, not every flow column
+    holder = ctx.accounts.lazy().select("account_id", "holder").drop_nulls()
     by_holder = pl.concat(
         [
             flows.join(holder, left_on="src", right_on="account_id").select(
@@ -58,10 +58,14 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
             ),
         ]
     )
-    activity = by_holder.group_by("holder").agg(
-        pl.col("timestamp").min().alias("first_tx"),
-        pl.col("signed").filter(pl.col("signed") > 0).sum().alias("in_amount"),
-        (-pl.col("signed").filter(pl.col("signed") < 0)).sum().alias("out_amount"),
+    activity = (
+        by_holder.group_by("holder")
+        .agg(
+            pl.col("timestamp").min().alias("first_tx"),
+            pl.col("signed").filter(pl.col("signed") > 0).sum().alias("in_amount"),
+            (-pl.col("signed").filter(pl.col("signed") < 0)).sum().alias("out_amount"),
+        )
+        .collect()
     )
     seats = (
         rel.filter(pl.col("kind").is_in(["directs", "nominee"]) & (pl.col("target_type") == "party"))
