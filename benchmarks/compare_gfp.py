@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel
 
 from finintel.detect import DETECTORS, Context, Filters
 from finintel.formats.tabular import read_dataset
@@ -85,6 +86,18 @@ def gfp_flags(tx: pl.DataFrame, threads: int) -> tuple[set[str], set[str], float
     return cyc_edges, sg_edges, elapsed
 
 
+def scatter_gather_params() -> BaseModel:
+    """finintel's scatter-gather set to GFP's definition: >= 2 intermediaries in the window, no amount rules."""
+    return DETECTORS["scatter_gather"].params(
+        min_intermediaries=2,
+        window_hours=SG_WINDOW_H,
+        min_retention=1e-9,
+        max_growth=1e12,
+        max_intermediary_transactions=10**9,
+        two_phase=TWO_PHASE,
+    )
+
+
 def finintel_flags(store: Store) -> tuple[set[str], set[str], float]:
     ctx = Context(store)
     none = Filters()
@@ -99,14 +112,7 @@ def finintel_flags(store: Store) -> tuple[set[str], set[str], float]:
         max_cycles=10_000_000,
     )
     cycles = DETECTORS["temporal_cycle"].run(ctx, cyc_p, none)
-    sg_p = DETECTORS["scatter_gather"].params(
-        min_intermediaries=2,
-        window_hours=SG_WINDOW_H,
-        min_retention=1e-9,
-        max_growth=1e12,
-        max_intermediary_transactions=10**9,
-    )
-    sgs = DETECTORS["scatter_gather"].run(ctx, sg_p, none)
+    sgs = DETECTORS["scatter_gather"].run(ctx, scatter_gather_params(), none)
     elapsed = time.perf_counter() - t0
     return {t for h in cycles for t in h.transactions}, {t for h in sgs for t in h.transactions}, elapsed
 
@@ -114,15 +120,8 @@ def finintel_flags(store: Store) -> tuple[set[str], set[str], float]:
 def explain_only_finintel(store: Store, tx: pl.DataFrame, gfp_sg: set[str], sample: int) -> str:
     """Give GFP each finintel-only scatter-gather alone, then with every edge within one window around it."""
     ctx = Context(store)
-    p = DETECTORS["scatter_gather"].params(
-        min_intermediaries=2,
-        window_hours=SG_WINDOW_H,
-        min_retention=1e-9,
-        max_growth=1e12,
-        max_intermediary_transactions=10**9,
-        two_phase=TWO_PHASE,
-    )
-    only = [h for h in DETECTORS["scatter_gather"].run(ctx, p, Filters()) if not set(h.transactions) & gfp_sg]
+    hits = DETECTORS["scatter_gather"].run(ctx, scatter_gather_params(), Filters())
+    only = [h for h in hits if not set(h.transactions) & gfp_sg]
     window = dt.timedelta(hours=SG_WINDOW_H)
     alone = around = 0
     checked = only[:sample]

@@ -194,7 +194,7 @@ class _Buffer:
 
     def pending(self) -> int:
         """Rows not yet in frames."""
-        return len(self.transactions) + len(self.party_mentions) + len(self.account_mentions) + len(self.relations)
+        return sum(len(getattr(self, table)) for table in _FRAMED)
 
     def seal(self) -> None:
         """The file is read: its rows become one frame per table, the per-report mention index is dropped."""
@@ -735,8 +735,8 @@ class Ingestor:
 
     def finish(self) -> IngestResult:
         buf = self._buf
-        party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id", _PARTY_KEY_COLUMNS)
-        account_mentions, accounts_res = _resolved(buf.frame("account_mentions"), "account_id", _ACCOUNT_KEY_COLUMNS)
+        party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id")
+        account_mentions, accounts_res = _resolved(buf.frame("account_mentions"), "account_id")
         # mention id -> entity id, as two Series built once (a dict is converted again for every column replaced)
         old_ids = pl.concat([party_mentions["mention_id"], account_mentions["mention_id"]])
         new_ids = pl.concat([party_mentions["party_id"], account_mentions["account_id"]])
@@ -842,10 +842,16 @@ _ACCOUNT_KEY_COLUMNS = (
 )
 
 
-def _resolved(mentions: pl.DataFrame, id_col: str, key_columns: tuple[str, ...]) -> tuple[pl.DataFrame, Resolution]:
+_RESOLVERS = {
+    "party_id": (resolve_parties, _PARTY_KEY_COLUMNS),
+    "account_id": (resolve_accounts, _ACCOUNT_KEY_COLUMNS),
+}
+
+
+def _resolved(mentions: pl.DataFrame, id_col: str) -> tuple[pl.DataFrame, Resolution]:
     """Resolve a mention frame: ``id_col`` becomes the entity id and ``match_keys`` the mention's keys."""
-    rows = mentions.select(key_columns).iter_rows(named=True)
-    res = resolve_parties(rows) if id_col == "party_id" else resolve_accounts(rows)
+    resolve, key_columns = _RESOLVERS[id_col]
+    res = resolve(mentions.select(key_columns).iter_rows(named=True))
     resolved = mentions.with_columns(
         pl.Series(id_col, res.entities, dtype=pl.String),
         string_list_series(res.keys).alias("match_keys"),

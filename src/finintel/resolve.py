@@ -202,7 +202,7 @@ def resolve_accounts(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
     seen: dict[str, int] = {}
     for m in mentions:
         key = account_key(m)
-        entity_id = ("wal_" if key.startswith("wallet:") else "acc_") + _h(key)
+        entity_id = _account_entity(key)
         mention_ids.append(m["mention_id"])
         entities.append(entity_id)
         keys.append([key])
@@ -224,5 +224,8 @@ def party_id_of(row: Mapping[str, Any]) -> str:
 
 def account_id_of(row: Mapping[str, Any]) -> str:
     """The id :func:`resolve_accounts` gives an account with the attributes of ``row``."""
-    key = account_key(row)
+    return _account_entity(account_key(row))
+
+
+def _account_entity(key: str) -> str:
     return ("wal_" if key.startswith("wallet:") else "acc_") + _h(key)

@@ -84,8 +84,9 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     lf = ctx.flows_for(filters).lazy()
     if p.min_each:
         lf = lf.filter(pl.col("amount") >= p.min_each)
-    busy = ctx.flows.lazy().group_by(hub).len().filter(pl.col("len") > p.max_hub_transactions).select(hub)
-    lf = lf.join(busy, on=hub, how="anti", maintain_order="left")
+    per_hub = ctx.flows.group_by(hub).len()  # also the hub's usual rate below
+    busy = per_hub.filter(pl.col("len") > p.max_hub_transactions).select(hub)
+    lf = lf.join(busy.lazy(), on=hub, how="anti", maintain_order="left")
     if p.one_off_only:
         pairs = ctx.flows.lazy().group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
         lf = lf.join(pairs, on=["src", "dst"], how="semi", maintain_order="left")
@@ -96,7 +97,7 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     hits = []
     window = dt.timedelta(hours=p.window_hours)
     # the account's usual rate: its transactions outside the burst, spread over the whole period of the data
-    totals = dict(ctx.flows.group_by(hub).len().iter_rows())
+    totals = dict(per_hub.iter_rows())
     period = max(tmax(ctx.flows["timestamp"]) - tmin(ctx.flows["timestamp"]), window) if ctx.flows.height else window
     for burst in _bursts(f, hub, other, p.min_counterparties, window):
         n = burst[other].n_unique()
