@@ -129,3 +129,24 @@ def test_rows_of_a_long_report_become_frames_as_they_come(monkeypatch: pytest.Mo
     flushed = ingest([SYNTH_GOAML], now=NOW, jobs=1)
     for name, frame in whole.store.tables.items():
         assert flushed.store.tables[name].equals(frame), name
+
+
+def test_read_files_are_held_compact_and_the_store_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until the store is built, a read file's frames leave out columns without a value and hold file names and
+    report ids as categoricals; the store has every column of its schema, with the same values as without."""
+    path = sorted(SYNTH_GOAML.glob("*.xml"))[0]
+    read = ingest_module.read_goaml_file(
+        path, ingest_module.codes.default_profile(), mention_prefix="m1.", now=NOW, sha256="0" * 64
+    )
+    tx = read.buf.frames["transactions"][0]
+    assert tx.height > 0
+    assert "mirror_of" not in tx.columns  # never set by a reader
+    assert all(tx[c].null_count() < tx.height for c in tx.columns)
+    assert tx.schema["source_file"] == pl.Categorical and tx.schema["report_id"] == pl.Categorical
+    assert read.buf.frame("transactions").schema == ingest_module.SCHEMAS["transactions"]
+    compact = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    monkeypatch.setattr(ingest_module, "_compact", lambda frame: frame)
+    wide = ingest([SYNTH_GOAML], now=NOW, jobs=1)
+    for name, frame in wide.store.tables.items():
+        assert compact.store.tables[name].schema == frame.schema, name
+        assert compact.store.tables[name].equals(frame), name

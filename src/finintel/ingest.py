@@ -42,8 +42,8 @@ from finintel.formats.goaml.reader import (
 )
 from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
-from finintel.resolve import Resolution, resolve_accounts, resolve_parties
-from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows, string_list_series
+from finintel.resolve import FrameResolution, resolve_account_frame, resolve_party_frame
+from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
 FLUSH_ROWS = 20_000  # transaction, mention or relation rows held as Python dicts before they become a frame
@@ -166,6 +166,23 @@ def _model_row(model: Any) -> dict[str, Any]:
 _FRAMED = ("transactions", "party_mentions", "account_mentions", "relations")
 
 
+#: string columns with a handful of values per file, held as categoricals until the store is built
+_REPEATED = ("file", "source_file", "report_id")
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as held until the store is built: without the columns that hold no value (most optional goAML
+    fields, in most files; a string column costs 16 bytes a row even when null) and with the repeated strings as
+    categoricals. :meth:`_Buffer.frame` restores the table's schema."""
+    if not frame.height:
+        return frame
+    empty = [
+        name for name, nulls in zip(frame.columns, frame.null_count().row(0), strict=True) if nulls == frame.height
+    ]
+    repeated = [c for c in _REPEATED if c in frame.columns and c not in empty]
+    return frame.drop(empty).with_columns(pl.col(c).cast(pl.Categorical) for c in repeated)
+
+
 @dataclass
 class _Buffer:
     """What one goAML file contributed; committed to the builder only if the file is readable to the end."""
@@ -201,7 +218,8 @@ class _Buffer:
         self.flush()
         for table, parts in self.frames.items():
             if len(parts) > 1:
-                self.frames[table] = [pl.concat(parts, how="vertical", rechunk=True)]
+                parts = [pl.concat(parts, how="vertical", rechunk=True)]
+            self.frames[table] = [_compact(f) for f in parts]
         self._seen = {}
 
     def drop_reports(self, reports: set[str], tables: tuple[str, ...] = _FRAMED) -> None:
@@ -810,53 +828,13 @@ class Ingestor:
         )
 
 
-#: the columns entity resolution reads (see :mod:`finintel.resolve`); only these are turned into Python rows
-_PARTY_KEY_COLUMNS = (
-    "mention_id",
-    "kind",
-    "report_id",
-    "jurisdiction",
-    "name",
-    "birth_date",
-    "nationality",
-    "passport_number",
-    "passport_country",
-    "id_number",
-    "id_type",
-    "id_country",
-    "ssn",
-    "tax_number",
-    "registration_number",
-    "incorporation_country",
-)
-_ACCOUNT_KEY_COLUMNS = (
-    "mention_id",
-    "kind",
-    "iban",
-    "chain",
-    "address",
-    "swift",
-    "institution_code",
-    "institution_name",
-    "number",
-)
+_RESOLVERS = {"party_id": resolve_party_frame, "account_id": resolve_account_frame}
 
 
-_RESOLVERS = {
-    "party_id": (resolve_parties, _PARTY_KEY_COLUMNS),
-    "account_id": (resolve_accounts, _ACCOUNT_KEY_COLUMNS),
-}
-
-
-def _resolved(mentions: pl.DataFrame, id_col: str) -> tuple[pl.DataFrame, Resolution]:
+def _resolved(mentions: pl.DataFrame, id_col: str) -> tuple[pl.DataFrame, FrameResolution]:
     """Resolve a mention frame: ``id_col`` becomes the entity id and ``match_keys`` the mention's keys."""
-    resolve, key_columns = _RESOLVERS[id_col]
-    res = resolve(mentions.select(key_columns).iter_rows(named=True))
-    resolved = mentions.with_columns(
-        pl.Series(id_col, res.entities, dtype=pl.String),
-        string_list_series(res.keys).alias("match_keys"),
-    )
-    res.keys.clear()  # the column holds them now
+    res = _RESOLVERS[id_col](mentions)
+    resolved = mentions.with_columns(res.entities.alias(id_col), res.keys.alias("match_keys"))
     return resolved, res
 
 

@@ -1,7 +1,10 @@
 """Entity resolution: mentions of the same person, organization or account in different reports become one node.
 
 Every mention gets *match keys* computed from its identifiers; mentions sharing a key are the same entity
-(union-find, so keys chain: passport in report A + tax number in A and B links B's mention to A's).
+(connected components, so keys chain: passport in report A + tax number in A and B links B's mention to A's).
+Resolution works on whole mention frames: keys are column expressions (normalisation runs once per distinct
+value), components come from min-label propagation through the keys with pointer jumping (a few vectorised
+rounds), ids and bases from group-bys; no Python step per mention.
 
 Keys, strongest first (``docs/architecture.md`` explains the choices):
 
@@ -29,9 +32,13 @@ cluster's smallest key), so the same inputs give the same ids on every run and m
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
 
 from finintel.values import norm_address, norm_identifier, norm_name
 
@@ -99,33 +106,42 @@ def account_key(m: Mapping[str, Any]) -> str:
     return f"acct:{institution}:{norm_identifier(m.get('number') or '')}"
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if ra < rb:
-                self.parent[rb] = ra
-            else:
-                self.parent[ra] = rb
+#: the mention columns resolution reads
+PARTY_KEY_COLUMNS = (
+    "mention_id",
+    "kind",
+    "report_id",
+    "jurisdiction",
+    "name",
+    "birth_date",
+    "nationality",
+    "passport_number",
+    "passport_country",
+    "id_number",
+    "id_type",
+    "id_country",
+    "ssn",
+    "tax_number",
+    "registration_number",
+    "incorporation_country",
+)
+ACCOUNT_KEY_COLUMNS = (
+    "mention_id",
+    "kind",
+    "iban",
+    "chain",
+    "address",
+    "swift",
+    "institution_code",
+    "institution_name",
+    "number",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """Per mention, in input order: its id, its entity id and its match keys; per entity how it was matched
-    (``strong``/``weak``/``local``/``single``). Lists rather than dicts keyed by mention: a million mentions cost
-    a third of the memory, and the ingest attaches them to the mention frame as columns."""
+    (``strong``/``weak``/``local``/``single``)."""
 
     mention_ids: list[str]
     entities: list[str]
@@ -138,6 +154,16 @@ class Resolution:
         return dict(zip(self.mention_ids, self.entities, strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class FrameResolution:
+    """The resolution of a mention frame, row for row: ``entities`` (String) and ``keys`` (List(String)) are
+    columns to attach; ``basis`` says per entity how it was matched."""
+
+    entities: pl.Series
+    keys: pl.Series
+    basis: dict[str, str]
+
+
 _RANK = {STRONG: 0, WEAK: 1, LOCAL: 2}
 _STRENGTH_OF_PREFIX = {"namedob": WEAK, "orgname": WEAK, "local": LOCAL}
 
@@ -147,68 +173,243 @@ def _strength(key: str) -> str:
     return _STRENGTH_OF_PREFIX.get(key[: key.index(":")], STRONG)
 
 
-def resolve_parties(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
-    """Cluster party mentions (mappings with ``mention_id``, ``kind`` and the Person/Organization fields).
+# -- keys as column expressions: the key functions above, applied to whole columns ------------------------------------
+# Normalisation runs in Python once per distinct value (names and identifiers repeat across mentions), so a key
+# built here is exactly the one person_keys/organization_keys/account_key build (tested on every kind of key).
 
-    ``mentions`` is consumed once and no mapping is kept: the ingest streams rows of only the key columns."""
-    uf = _UnionFind()
-    key_owner: dict[str, int] = {}
-    repeated: set[str] = set()  # keys that more than one mention has
-    mention_ids: list[str] = []
-    persons: list[bool] = []
-    keys_per: list[list[str]] = []
-    for i, m in enumerate(mentions):
-        person = m.get("kind") == "person"
-        keys = [k for k, _ in (person_keys(m) if person else organization_keys(m))]
-        mention_ids.append(m["mention_id"])
-        persons.append(person)
-        keys_per.append(keys)
-        for key in keys:
-            owner = key_owner.get(key)
-            if owner is None:
-                key_owner[key] = i
-            else:
-                repeated.add(key)
-                uf.union(owner, i)
-    del key_owner
-    clusters: dict[int, list[int]] = {}
-    for i in range(len(mention_ids)):
-        clusters.setdefault(uf.find(i), []).append(i)
-    entities: list[str] = [""] * len(mention_ids)
-    basis: dict[str, str] = {}
-    for members in clusters.values():
-        all_keys = sorted({k for i in members for k in keys_per[i]})
-        prefix = "per_" if persons[members[0]] else "org_"
-        # the id comes from the strongest, smallest key so it does not change when weaker keys come and go
-        ranked = sorted(all_keys, key=lambda k: (_RANK[_strength(k)], k))
-        anchor = ranked[0] if ranked else f"mention:{mention_ids[members[0]]}"
-        entity_id = prefix + _h(anchor)
-        if len(members) == 1:
-            how = "single"
-        else:
-            used = [_strength(k) for k in all_keys if k in repeated]
-            how = min(used, key=lambda s: _RANK[s]) if used else "single"
-        for i in members:
-            entities[i] = entity_id
-        basis[entity_id] = how
-    return Resolution(mention_ids=mention_ids, entities=entities, keys=keys_per, basis=basis)
+
+def _per_value(column: pl.Series, fn: Callable[[Any], str]) -> pl.Series:
+    """``fn`` of every value of ``column`` (null stays null), computed once per distinct value."""
+    distinct = column.drop_nulls().unique()
+    out = pl.Series([fn(v) for v in distinct.to_list()], dtype=pl.String)
+    return column.replace_strict(distinct, out, default=None, return_dtype=pl.String)
+
+
+def _given(name: str) -> pl.Expr:
+    """The value is there (Python truthiness of a string: neither null nor empty)."""
+    return pl.col(name).is_not_null() & (pl.col(name).cast(pl.String) != "")
+
+
+def _first_given(*names: str) -> pl.Expr:
+    """Like ``_country``: the first given value, else ``??``."""
+    return pl.coalesce([*(pl.when(_given(n)).then(pl.col(n).cast(pl.String)) for n in names), pl.lit("??")])
+
+
+def _key(*parts: str | pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts])
+
+
+def _columns(mentions: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """The key columns of ``mentions`` (absent ones as nulls)."""
+    return mentions.select(
+        pl.col(n) if n in mentions.columns else pl.lit(None, dtype=pl.String).alias(n) for n in names
+    )
+
+
+def _party_key_pairs(mentions: pl.DataFrame) -> pl.DataFrame:
+    """(i, key): mention ``i``'s match keys, by mention and in the order :func:`person_keys` /
+    :func:`organization_keys` give them."""
+    m = _columns(mentions, PARTY_KEY_COLUMNS)
+    n = m.select(
+        _per_value(m["name"].fill_null(""), norm_name).alias("_name"),
+        *(
+            _per_value(m[c], norm_identifier).alias(f"_{c}")
+            for c in ("passport_number", "id_number", "ssn", "tax_number", "registration_number")
+        ),
+        _per_value(m["birth_date"], str).alias("_birth_date"),
+    )
+    m = m.hstack(n)
+    named = pl.col("_name") != ""
+    report = pl.col("report_id").cast(pl.String).fill_null("None")
+    scope = _first_given("nationality", "jurisdiction")
+    person, country = pl.col("kind") == "person", pl.col("incorporation_country")
+    organization = ~person | pl.col("kind").is_null()
+    c = pl.col
+    candidates: list[
+        tuple[pl.Expr, list[str | pl.Expr]]
+    ] = [  # in key-function order: a person's keys, then an organization's (one side is all null)
+        (
+            person & _given("passport_number"),
+            ["passport:", _first_given("passport_country"), ":", c("_passport_number")],
+        ),
+        (
+            person & _given("id_number") & _given("id_type"),
+            ["id:", c("id_type"), ":", _first_given("id_country"), ":", c("_id_number")],
+        ),
+        (person & _given("ssn"), ["ssn:", scope, ":", c("_ssn")]),
+        (person & _given("tax_number"), ["ptax:", scope, ":", c("_tax_number")]),
+        (person & named & _given("birth_date"), ["namedob:", c("_name"), ":", c("_birth_date")]),
+        (person & named, ["local:", report, ":P:", c("_name")]),
+        (
+            organization & _given("registration_number") & _given("incorporation_country"),
+            ["reg:", country, ":", c("_registration_number")],
+        ),
+        (
+            organization & _given("tax_number"),
+            ["otax:", _first_given("incorporation_country", "jurisdiction"), ":", c("_tax_number")],
+        ),
+        (organization & named & _given("incorporation_country"), ["orgname:", country, ":", c("_name")]),
+        (organization & named, ["local:", report, ":O:", c("_name")]),
+    ]
+    keys = m.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
+        *(pl.when(cond).then(_key(*parts)).alias(f"k{n}") for n, (cond, parts) in enumerate(candidates)),
+    )
+    # one row per key; a stable sort by mention keeps the candidates' order (unpivot lists them column by column)
+    long = keys.unpivot(index="i", value_name="key").drop_nulls("key").sort("i", maintain_order=True)
+    return long.select("i", "key")
+
+
+def _lists(pairs: pl.DataFrame, n: int) -> pl.Series:
+    """The keys of ``pairs`` (sorted by mention) as a List(String) column of ``n`` rows."""
+    counts = np.bincount(pairs["i"].to_numpy(), minlength=n) if pairs.height else np.zeros(n, dtype=np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    values = pairs["key"].cast(pl.String).to_arrow().cast(pa.large_string())
+    return pl.Series(pa.LargeListArray.from_arrays(offsets, values)).cast(pl.List(pl.String))
+
+
+def party_key_column(mentions: pl.DataFrame) -> pl.Series:
+    """Every mention's match keys, in the order :func:`person_keys` / :func:`organization_keys` give them."""
+    return _lists(_party_key_pairs(mentions), mentions.height)
+
+
+def account_key_column(mentions: pl.DataFrame) -> pl.Series:
+    """Every mention's :func:`account_key`."""
+    m = _columns(mentions, ACCOUNT_KEY_COLUMNS)
+    pairs = m.select("chain", "address").unique().drop_nulls()
+    wallets = pairs.with_columns(
+        pl.Series("_address", [norm_address(c, a) for c, a in pairs.iter_rows()], dtype=pl.String)
+    )
+    m = m.join(wallets, on=["chain", "address"], how="left", nulls_equal=False, maintain_order="left")
+    m = m.with_columns(
+        _per_value(m["iban"], norm_identifier).alias("_iban"),
+        _per_value(m["swift"].fill_null(""), norm_identifier).alias("_swift"),
+        _per_value(m["institution_code"], norm_identifier).alias("_code"),
+        _per_value(m["institution_name"].fill_null(""), norm_name).alias("_institution"),
+        _per_value(m["number"].fill_null(""), norm_identifier).alias("_number"),
+    )
+    institution = (
+        pl.when(pl.col("_swift").str.len_chars() >= 8)
+        .then(_key("bic:", pl.col("_swift").str.slice(0, 8)))
+        .when(_given("institution_code"))
+        .then(_key("code:", pl.col("_code")))
+        .otherwise(_key("name:", pl.col("_institution")))
+    )
+    key = (
+        pl.when(_given("iban"))
+        .then(_key("iban:", pl.col("_iban")))
+        .when((pl.col("kind") == "wallet") & _given("chain") & _given("address"))
+        .then(_key("wallet:", pl.col("chain"), ":", pl.col("_address")))
+        .otherwise(_key("acct:", institution, ":", pl.col("_number")))
+    )
+    return m.select(key.alias("key"))["key"]
+
+
+def _components(pairs: pl.DataFrame, n: int) -> np.ndarray:
+    """Connected components of mentions linked by shared keys: per mention, the smallest mention index of its
+    component. ``pairs`` holds (i, key) rows. Min-label propagation through the keys with pointer jumping: a few
+    rounds of group-bys, however long the chains."""
+    label = np.arange(n, dtype=np.int64)
+    if pairs.height == 0:
+        return label
+    index = pairs["i"].to_numpy()
+    key_codes = pairs["key"].cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
+    while True:
+        # the smallest label among the mentions of each key, then among the keys of each mention
+        per_key = np.full(int(key_codes.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(per_key, key_codes, label[index])
+        new = label.copy()
+        np.minimum.at(new, index, per_key[key_codes])
+        while True:  # pointer jumping: a label's label is in the same component and no larger
+            jumped = new[new]
+            if np.array_equal(jumped, new):
+                break
+            new = jumped
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def resolve_party_frame(mentions: pl.DataFrame) -> FrameResolution:
+    """Cluster a frame of party mentions (``PARTY_KEY_COLUMNS``): mentions sharing a key are one entity, and
+    keys chain (connected components). The entity id comes from the cluster's strongest, smallest key, so it does
+    not change when weaker keys come and go."""
+    n = mentions.height
+    pairs = _party_key_pairs(mentions)
+    keys = _lists(pairs, n)
+    root = _components(pairs, n)
+    rank = (
+        pl.when(pl.col("key").str.starts_with("namedob:") | pl.col("key").str.starts_with("orgname:"))
+        .then(_RANK[WEAK])
+        .when(pl.col("key").str.starts_with("local:"))
+        .then(_RANK[LOCAL])
+        .otherwise(_RANK[STRONG])
+    )
+    clustered = pairs.with_columns(
+        pl.Series("root", root[pairs["i"].to_numpy()], dtype=pl.Int64),
+        rank.alias("rank"),
+        (pl.len().over("key") > 1).alias("repeated"),
+    )
+    per_root = clustered.group_by("root").agg(
+        pl.col("key").sort_by("rank", "key").first().alias("anchor"),
+        pl.col("rank").filter(pl.col("repeated")).min().alias("linked_by"),
+    )
+    mentions_by_index = pl.DataFrame(
+        {"root": root, "mention_id": mentions["mention_id"].cast(pl.String), "kind": mentions["kind"].cast(pl.String)}
+    ).with_row_index("i", 0)
+    sizes = mentions_by_index.group_by("root").agg(pl.len().alias("size"))
+    clusters = (
+        mentions_by_index.filter(pl.col("i") == pl.col("root"))  # the cluster's first mention
+        .join(sizes, on="root")
+        .join(per_root, on="root", how="left")
+        .with_columns(pl.coalesce("anchor", pl.concat_str(pl.lit("mention:"), pl.col("mention_id"))).alias("anchor"))
+    )
+    prefix = pl.when(pl.col("kind") == "person").then(pl.lit("per_")).otherwise(pl.lit("org_"))
+    clusters = clusters.with_columns(pl.concat_str(prefix, _per_value(clusters["anchor"], _h)).alias("entity"))
+    strengths = {v: k for k, v in _RANK.items()}
+    basis = {
+        entity: "single" if size == 1 or linked is None else strengths[linked]
+        for entity, size, linked in clusters.select("entity", "size", "linked_by").iter_rows()
+    }
+    entities = pl.DataFrame({"root": root}).join(clusters.select("root", "entity"), on="root", maintain_order="left")
+    return FrameResolution(entities=entities["entity"], keys=keys, basis=basis)
+
+
+def resolve_account_frame(mentions: pl.DataFrame) -> FrameResolution:
+    """Accounts have one key each: mentions with the same key are the same account."""
+    keys = account_key_column(mentions)
+    entities = _per_value(keys, _account_entity)
+    counts = entities.value_counts()
+    basis = {e: STRONG if c > 1 else "single" for e, c in counts.iter_rows()}
+    as_list = keys.to_frame("key").select(pl.concat_list("key").alias("keys"))["keys"]
+    return FrameResolution(entities=entities, keys=as_list, basis=basis)
+
+
+def _as_frame(mentions: Iterable[Mapping[str, Any]], columns: tuple[str, ...]) -> pl.DataFrame:
+    """Mappings as a frame of the key columns; values as their text (keys are built from text)."""
+    rows = [[None if m.get(c) is None else str(m.get(c)) for c in columns] for m in mentions]
+    return pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
+
+
+def _resolution(frame: pl.DataFrame, res: FrameResolution) -> Resolution:
+    return Resolution(
+        mention_ids=frame["mention_id"].to_list(),
+        entities=res.entities.to_list(),
+        keys=res.keys.to_list(),
+        basis=res.basis,
+    )
+
+
+def resolve_parties(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
+    """Cluster party mentions (mappings with ``mention_id``, ``kind`` and the Person/Organization fields)."""
+    frame = _as_frame(mentions, PARTY_KEY_COLUMNS)
+    return _resolution(frame, resolve_party_frame(frame))
 
 
 def resolve_accounts(mentions: Iterable[Mapping[str, Any]]) -> Resolution:
     """Accounts have one key each: mentions with the same key are the same account."""
-    mention_ids: list[str] = []
-    entities: list[str] = []
-    keys: list[list[str]] = []
-    seen: dict[str, int] = {}
-    for m in mentions:
-        key = account_key(m)
-        entity_id = _account_entity(key)
-        mention_ids.append(m["mention_id"])
-        entities.append(entity_id)
-        keys.append([key])
-        seen[entity_id] = seen.get(entity_id, 0) + 1
-    basis = {entity_id: STRONG if n > 1 else "single" for entity_id, n in seen.items()}
-    return Resolution(mention_ids=mention_ids, entities=entities, keys=keys, basis=basis)
+    frame = _as_frame(mentions, ACCOUNT_KEY_COLUMNS)
+    return _resolution(frame, resolve_account_frame(frame))
 
 
 def party_id_of(row: Mapping[str, Any]) -> str:

@@ -1,0 +1,158 @@
+"""How fast goAML XML can be read at all on this machine: the floor under ``finintel ingest``.
+
+Issue 6 asks for 50,000 transactions per second of goAML intake on 2 cores. This script measures, on one core and
+the same synthetic reports, what libxml2 (through lxml) costs before finintel's own work, and what a C-level
+extraction (XSLT flattening of the transactions into columns, read by polars) would cost, next to finintel's reader.
+It writes the "goAML intake floor" section of BENCHMARKS.md.
+
+    PYTHONPATH=. python -m benchmarks.goaml_floor [--size 100000] [--files 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+from lxml import etree
+
+from benchmarks.quality import ROOT, machine, replace_section
+from benchmarks.run import synth
+from finintel.codes import default_profile
+from finintel.formats.goaml.reader import SubtreeMemo, sha256_file
+from finintel.ingest import read_goaml_file
+
+# The transaction table's core columns, flattened by libxslt (no Python per element). A prototype of the extraction
+# docs/scaling.md describes: it does no checking and no subjects, so it is a floor, not a reader.
+FLATTEN = b"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="/">
+<xsl:for-each select="/report/transaction">
+<xsl:value-of select="transactionnumber"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="date_transaction"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="amount_local"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="transmode_code"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="translate(transaction_description, '&#9;&#10;', '  ')"/><xsl:text>&#9;</xsl:text>
+<xsl:for-each select="t_from_my_client|t_from|t_to_my_client|t_to">
+<xsl:value-of select="*[1]"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="*/account"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="*/iban"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="*/swift"/><xsl:text>&#9;</xsl:text>
+<xsl:value-of select="*/t_entity/name|*/signatory/t_person/last_name"/><xsl:text>&#9;</xsl:text>
+</xsl:for-each>
+<xsl:text>&#10;</xsl:text>
+</xsl:for-each>
+</xsl:template>
+</xsl:stylesheet>"""
+COLUMNS = [
+    "number",
+    "date",
+    "amount",
+    "transmode",
+    "description",
+    *(f"{side}_{c}" for side in ("from", "to") for c in ("funds", "account", "iban", "swift", "holder")),
+]
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _tree(_path: Path, data: bytes) -> int:
+    return len(etree.fromstring(data, _parser()))
+
+
+def _iterparse(_path: Path, data: bytes) -> int:
+    n = 0
+    for _event, el in etree.iterparse(
+        io.BytesIO(data), events=("start", "end"), tag=["{*}report", "{*}transaction", "{*}report_party"]
+    ):
+        if _event == "end" and el.tag == "transaction":
+            n += 1
+            el.clear()
+    return n
+
+
+_XSLT = etree.XSLT(etree.XML(FLATTEN))
+
+
+def _flatten(_path: Path, data: bytes) -> int:
+    text = bytes(_XSLT(etree.fromstring(data, _parser()).getroottree()))
+    frame = pl.read_csv(
+        text,
+        separator="\t",
+        has_header=False,
+        new_columns=[*COLUMNS, "_end"],  # every row ends with a tab,
+        schema_overrides={c: pl.String for c in COLUMNS},
+        quote_char=None,
+    ).with_columns(pl.col("amount").str.to_decimal(scale=2), pl.col("date").str.to_datetime("%Y-%m-%dT%H:%M:%S"))
+    return frame.height
+
+
+def _timed(files: list[tuple[Path, bytes]], step: Callable[[Path, bytes], int]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    for path, data in files:
+        step(path, data)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size", type=int, default=100_000, help="synth dataset (cached by benchmarks.run)")
+    ap.add_argument("--files", type=int, default=60, help="goAML files of that dataset to read")
+    args = ap.parse_args()
+    paths = sorted((synth(args.size) / "goaml").glob("*.xml"))[: args.files]
+    files = [(p, p.read_bytes()) for p in paths]
+    megabytes = sum(len(d) for _p, d in files) / 1e6
+    transactions = sum(d.count(b"<transaction>") for _p, d in files)
+    profile = default_profile()
+    memo = SubtreeMemo()  # one per run, as in a worker process
+
+    def reader(path: Path, _data: bytes) -> int:  # reads the file itself (cached by the OS after the first run)
+        read = read_goaml_file(path, profile, mention_prefix="m.", now=None, sha256=sha256_file(path), memo=memo)
+        return read.stats["transactions"]
+
+    gc.disable()  # as ingest does
+    steps = [
+        ("libxml2 tree parse (lxml `fromstring`)", _tree),
+        ("libxml2 `iterparse`, the reader's event filter, nothing else", _iterparse),
+        ("tree parse + XSLT flattening of 15 transaction columns + polars typing", _flatten),
+        ("finintel reader (schema walk, checks, subjects, mentions, typed frames)", reader),
+    ]
+    rows = []
+    for label, step in steps:
+        best = min(_timed(files, step) for _ in range(3))
+        rows.append(
+            f"| {label} | {megabytes / best:,.0f} MB/s | {transactions / best:,.0f} tx/s | "
+            f"{2 * transactions / best:,.0f} tx/s |"
+        )
+        print(rows[-1], flush=True)
+    gc.enable()
+    body = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: {len(files)} goAML files of the "
+            f"{args.size:,}-transaction synth dataset ({megabytes:,.0f} MB, {transactions:,} transactions, "
+            f"{1000 * megabytes / transactions:,.1f} KB per transaction), one process, best of 3, files in memory.",
+            "",
+            "| step | one core | transactions/s, one core | two cores, if it parallelised perfectly |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "The 50,000 transactions/s target is "
+            f"{50_000 * megabytes / transactions:,.0f} MB/s of XML on 2 cores at this size per transaction. The "
+            "flattening row is a prototype (`benchmarks/goaml_floor.py`) that checks nothing and builds no "
+            "subjects; it shows what a C-level extraction leaves for checks, entity resolution and the store.",
+        ]
+    )
+    target = ROOT / "BENCHMARKS.md"
+    target.write_text(replace_section(target.read_text(), "goAML intake floor", body) + "\n")
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
