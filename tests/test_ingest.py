@@ -15,7 +15,7 @@ from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
 from finintel.ingest import ingest
 from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
-from finintel.store import Store, _null_columns
+from finintel.store import Store, null_columns
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +197,9 @@ def test_store_roundtrip_and_atomic_replace(sample, tmp_path: Path) -> None:
         assert loaded.tables[name].equals(frame), name
     assert (target / "rejects.csv").exists()
     # all-null columns are not decoded (row-group statistics) and come back as constant columns: same table
-    null_columns = _null_columns(pq.read_metadata(target / "transactions.parquet"))
-    assert {"comments", "late_deposit"} <= null_columns and "amount" not in null_columns
-    assert all(loaded.transactions[c].null_count() == loaded.transactions.height for c in null_columns)
+    empty = null_columns(pq.read_metadata(target / "transactions.parquet"))
+    assert {"comments", "late_deposit"} <= empty and "amount" not in empty
+    assert all(loaded.transactions[c].null_count() == loaded.transactions.height for c in empty)
     sample.store.save(target)  # replace in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no temp folders left behind
 

@@ -119,3 +119,42 @@ def test_unreadable_table_is_reported(tmp_path: Path) -> None:
     (folder / "transactions.parquet").write_bytes(b"PAR1 this is not parquet")
     report = validate_dataset(folder)
     assert report.fatal and report.problems[0].code == "FI-R001"
+
+
+def test_text_is_stripped_and_empty_text_is_null(tmp_path: Path) -> None:
+    """Columns with padded or empty values are cleaned; columns without any are taken as they are."""
+    rows = HEAD.replace("\n", ",description,location\n") + (
+        "t1,2026-01-01T10:00:00,100.50,EUR, a1 ,a2,rent,\nt2,2026-01-02T10:00:00,7,EUR,a1,a2,  ,Riga\n"
+    )
+    folder = _minimal(tmp_path, rows, ACCOUNTS)
+    tx = ingest([folder], now=NOW).store.transactions.sort("transaction_id")
+    assert tx["from_account_id"].to_list() == ["a1", "a1"]
+    assert tx["description"].to_list() == ["rent", None]
+    assert tx["location"].to_list() == [None, "Riga"]
+    assert tx["to_account_id"].to_list() == ["a2", "a2"]
+
+
+def test_parquet_columns_without_values(tmp_path: Path) -> None:
+    """An optional column with no value is not decoded (null in the store, as if absent); a required column with
+    no value is still a problem on every row."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    base = {
+        "transaction_id": ["t1", "t2"],
+        "timestamp": ["2026-01-01T10:00:00", "2026-01-02T10:00:00"],
+        "currency": ["EUR", "EUR"],
+        "from_account_id": ["a1", "a1"],
+        "to_account_id": ["a2", "a2"],
+        "comments": [None, None],
+    }
+    pl.DataFrame({**base, "amount": ["5", "6"]}, schema_overrides={"comments": pl.String}).write_parquet(
+        folder / "transactions.parquet"
+    )
+    result = ingest([folder], now=NOW)
+    assert result.rejected_total == 0 and result.store.transactions["comments"].null_count() == 2
+    pl.DataFrame(
+        {**base, "amount": [None, None]}, schema_overrides={"comments": pl.String, "amount": pl.String}
+    ).write_parquet(folder / "transactions.parquet")
+    result = ingest([folder], now=NOW)
+    assert [p.code for p in result.problems].count("FI-T004") == 2
+    assert result.counts.to_dict()["transactions"]["rejected"] == 2

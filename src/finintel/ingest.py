@@ -792,7 +792,7 @@ class Ingestor:
             ("relations", "relation_id"),
         ):
             tables[name] = _merge_same_id(tables[name], id_col)
-        tables["transactions"] = link_mirrors(tables["transactions"]).sort(["timestamp", "transaction_id"])
+        tables["transactions"] = sort_transactions(link_mirrors(tables["transactions"]))
         tables["party_mentions"] = party_mentions
         tables["account_mentions"] = account_mentions
         tables["rejects"] = pl.concat(
@@ -924,6 +924,8 @@ def link_mirrors(tx: pl.DataFrame, window: dt.timedelta = MIRROR_WINDOW) -> pl.D
         tx.select(["transaction_id", "report_id", "timestamp", *keys])
         .filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
         .with_columns(pl.col("transaction_id").str.split(":").list.first().alias("_entity"))
+        # only transfers that two reporting entities could both report: the self-join stays small
+        .filter(pl.col("_entity").n_unique().over(keys) > 1)
     )
     pairs = base.join(base, on=keys, suffix="_o").filter(
         (pl.col("_entity") != pl.col("_entity_o"))
@@ -931,11 +933,19 @@ def link_mirrors(tx: pl.DataFrame, window: dt.timedelta = MIRROR_WINDOW) -> pl.D
         & ((pl.col("timestamp") - pl.col("timestamp_o")).abs() <= window)
     )
     mirrors = pairs.group_by("transaction_id").agg(pl.col("transaction_id_o").min().alias("_mirror"))
-    return (
-        tx.join(mirrors, on="transaction_id", how="left")
-        .with_columns(pl.coalesce("mirror_of", "_mirror").alias("mirror_of"))
-        .drop("_mirror")
-    )
+    if mirrors.height == 0:
+        return tx
+    # one new column, not a join of the whole table (which would copy every column)
+    found = tx.select("transaction_id").join(mirrors, on="transaction_id", how="left", maintain_order="left")
+    return tx.with_columns(pl.coalesce(pl.col("mirror_of"), found["_mirror"]).alias("mirror_of"))
+
+
+def sort_transactions(tx: pl.DataFrame) -> pl.DataFrame:
+    """Transactions by time, then id; a table already in that order is not copied."""
+    order = tx.select(pl.arg_sort_by("timestamp", "transaction_id").alias("i"))["i"]
+    if (order.diff().fill_null(1) == 1).all():  # already 0, 1, 2, ...
+        return tx
+    return tx[order]
 
 
 #: below this many bytes of goAML, worker processes cost more than they save (starting one takes about a second)

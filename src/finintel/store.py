@@ -270,7 +270,7 @@ class Store:
         return cls(tables=frames, meta=meta)
 
 
-def _null_columns(meta: pq.FileMetaData) -> set[str]:
+def null_columns(meta: pq.FileMetaData) -> set[str]:
     """Columns of a Parquet file that hold only nulls, from the row-group statistics (nothing is decoded); a column
     without statistics in some row group is not one of them."""
     if meta.num_rows == 0:
@@ -289,7 +289,7 @@ def _null_columns(meta: pq.FileMetaData) -> set[str]:
 def _columns_with_values(path: Path) -> list[str] | None:
     """The columns of a Parquet file to decode: all but those holding only nulls (None: all of them)."""
     meta = pq.read_metadata(path)
-    empty = _null_columns(meta)
+    empty = null_columns(meta)
     return [c for c in meta.schema.to_arrow_schema().names if c not in empty] if empty else None
 
 

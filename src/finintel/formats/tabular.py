@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from finintel.problems import Problem, Severity, make_problem
-from finintel.store import DATASET_TABLES, MONEY, SCHEMAS, conform
+from finintel.store import DATASET_TABLES, MONEY, SCHEMAS, conform, null_columns
 
 #: Columns a table must have (one of each tuple's alternatives).
 REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -144,6 +145,28 @@ def _parse_column(name: str, dtype: pl.DataType) -> pl.Expr:
     raise TypeError(f"unsupported column type {dtype}")  # pragma: no cover
 
 
+def _columns_to_read(path: Path, table: str) -> list[str] | None:
+    """The columns of a Parquet table to decode: not the known, optional ones that hold only nulls (they become
+    null columns of the store anyway; decoding them costs 16 bytes a row each). Required and unknown columns are
+    always read, so that their problems are reported."""
+    meta = pq.read_metadata(path)
+    names = meta.schema.to_arrow_schema().names
+    known = dataset_columns(table)
+    required = set(REQUIRED_VALUES[table]) | {c for alts in REQUIRED_COLUMNS[table] for c in alts}
+    skip = {c for c in null_columns(meta) if c in known and c not in required}
+    return [c for c in names if c not in skip] if skip else None
+
+
+def _clean_text_columns(raw: pl.DataFrame, names: list[str]) -> set[str]:
+    """The columns of ``names`` with no value to strip and no empty value (one pass, no strings copied)."""
+    if not names or raw.height == 0:
+        return set(names)
+    dirty = raw.select(
+        (pl.col(c).str.contains(r"^\s|\s$") | (pl.col(c) == "")).any().alias(c) for c in names
+    ).row(0)
+    return {c for c, d in zip(names, dirty, strict=True) if not d}
+
+
 def _as_strings(frame: pl.DataFrame) -> pl.DataFrame:
     cols = []
     for name, dtype in frame.schema.items():
@@ -164,8 +187,8 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
     typed = pl.DataFrame()  # Parquet columns that already have the right type: no parsing needed
     try:
         if path.suffix == ".parquet":
-            frame = pl.read_parquet(path)
             columns = dataset_columns(table)
+            frame = pl.read_parquet(path, columns=_columns_to_read(path, table))
             keep = [c for c, t in frame.schema.items() if c in columns and t == columns[c] and t != pl.String()]
             typed = frame.select(keep)
             raw = _as_strings(frame.drop(keep))
@@ -205,7 +228,11 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
     present = [c for c in columns if c in all_columns]
     textual = [c for c in present if c in raw.columns]
     raw = raw.select(textual).with_row_index("_row", offset=first_line)
-    parsed = raw.select(["_row", *[_parse_column(c, columns[c]) for c in textual]]).hstack(
+    # a text column with nothing to strip and no empty value is taken as it is (no copy of every string)
+    as_is = _clean_text_columns(raw, [c for c in textual if columns[c] == pl.String()])
+    parsed = raw.select(
+        ["_row", *[pl.col(c) if c in as_is else _parse_column(c, columns[c]) for c in textual]]
+    ).hstack(
         typed.select([c for c in present if c in typed.columns])
     )
     bad: dict[int, list[Problem]] = {}
@@ -231,6 +258,9 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
         if col in typed.columns:
             empty = typed[col].is_null()
             failed = pl.repeat(False, typed.height, eager=True)
+        elif columns[col] == pl.String():  # parsing text only strips it and makes "" null: it cannot fail
+            empty = parsed[col].is_null()
+            failed = pl.repeat(False, parsed.height, eager=True)
         else:
             raw_col = raw[col].str.strip_chars()
             empty = raw_col.is_null() | (raw_col == "")
