@@ -766,9 +766,10 @@ class Ingestor:
             old_ids = pl.concat([old_ids, aliases["mention"]])
             new_ids = pl.concat([new_ids, aliases["entity"]])
         transactions = buf.frame("transactions")
-        transactions = transactions.with_columns(pl.col(c).replace(old_ids, new_ids) for c in _TX_REF_COLUMNS)
         relations = buf.frame("relations")
-        relations = relations.with_columns(pl.col(c).replace(old_ids, new_ids) for c in ("source_id", "target_id"))
+        if old_ids.len():  # (tabular inputs have no mentions: their ids are the entities' already)
+            transactions = transactions.with_columns(pl.col(c).replace(old_ids, new_ids) for c in _TX_REF_COLUMNS)
+            relations = relations.with_columns(pl.col(c).replace(old_ids, new_ids) for c in ("source_id", "target_id"))
         del old_ids, new_ids
 
         order = _report_order(buf.reports)
@@ -784,7 +785,7 @@ class Ingestor:
         }
         for extra in self._tabular:
             for name, frame in extra.items():
-                tables[name] = pl.concat([tables[name], conform(name, frame)], how="vertical")
+                tables[name] = _appended(tables[name], conform(name, frame))
         for name, id_col in (
             ("parties", "party_id"),
             ("accounts", "account_id"),
@@ -847,6 +848,16 @@ def _where_read(tx: pl.DataFrame) -> pl.DataFrame:
     if _FROM_STORE in tx.columns:
         where = pl.concat_str([where, pl.lit(" (store)")])
     return tx.select("transaction_id", where.alias("first"))
+
+
+def _appended(frame: pl.DataFrame, more: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` then ``more`` (same schema); an empty side is not concatenated, so a column without values in the
+    other stays a constant column instead of being written out row by row."""
+    if frame.height == 0:
+        return more
+    if more.height == 0:
+        return frame
+    return pl.concat([frame, more], how="vertical")
 
 
 def _merge_same_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
@@ -920,12 +931,17 @@ def link_mirrors(tx: pl.DataFrame, window: dt.timedelta = MIRROR_WINDOW) -> pl.D
     if tx.height == 0:
         return tx
     keys = ["from_account_id", "to_account_id", "amount_local", "currency_local"]
+    entity = pl.col("transaction_id").str.splitn(":", 2).struct.field("field_0")
     base = (
-        tx.select(["transaction_id", "report_id", "timestamp", *keys])
+        tx.lazy()
+        .select("transaction_id", "timestamp", *keys)
         .filter(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
-        .with_columns(pl.col("transaction_id").str.split(":").list.first().alias("_entity"))
-        # only transfers that two reporting entities could both report: the self-join stays small
-        .filter(pl.col("_entity").n_unique().over(keys) > 1)
+        .with_columns(entity.alias("_entity"), pl.struct(keys).hash().alias("_group"))
+        # only transfers that two reporting entities could both report (a hash of the keys narrows, the join on
+        # the keys decides): the self-join stays small
+        .filter(pl.col("_entity").min().over("_group") != pl.col("_entity").max().over("_group"))
+        .drop("_group")
+        .collect()
     )
     pairs = base.join(base, on=keys, suffix="_o").filter(
         (pl.col("_entity") != pl.col("_entity_o"))

@@ -134,9 +134,10 @@ def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     if frame.width == 0:  # selecting only literals would give one row, not zero
         return empty_frame(table)
     cols = []
+    have = frame.schema
     for name, dtype in schema.items():
-        if name in frame.columns:
-            cols.append(pl.col(name).cast(dtype, strict=True))
+        if name in have:  # a cast to the type a column already has can still copy it (string views): skipped
+            cols.append(pl.col(name) if have[name] == dtype else pl.col(name).cast(dtype, strict=True))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
     return frame.select(cols)

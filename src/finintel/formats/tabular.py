@@ -161,9 +161,7 @@ def _clean_text_columns(raw: pl.DataFrame, names: list[str]) -> set[str]:
     """The columns of ``names`` with no value to strip and no empty value (one pass, no strings copied)."""
     if not names or raw.height == 0:
         return set(names)
-    dirty = raw.select(
-        (pl.col(c).str.contains(r"^\s|\s$") | (pl.col(c) == "")).any().alias(c) for c in names
-    ).row(0)
+    dirty = raw.select((pl.col(c).str.contains(r"^\s|\s$") | (pl.col(c) == "")).any().alias(c) for c in names).row(0)
     return {c for c, d in zip(names, dirty, strict=True) if not d}
 
 
@@ -230,9 +228,7 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
     raw = raw.select(textual).with_row_index("_row", offset=first_line)
     # a text column with nothing to strip and no empty value is taken as it is (no copy of every string)
     as_is = _clean_text_columns(raw, [c for c in textual if columns[c] == pl.String()])
-    parsed = raw.select(
-        ["_row", *[pl.col(c) if c in as_is else _parse_column(c, columns[c]) for c in textual]]
-    ).hstack(
+    parsed = raw.select(["_row", *[pl.col(c) if c in as_is else _parse_column(c, columns[c]) for c in textual]]).hstack(
         typed.select([c for c in present if c in typed.columns])
     )
     bad: dict[int, list[Problem]] = {}
@@ -339,11 +335,13 @@ def read_table(path: Path, table: str, problems: list[Problem]) -> TableResult |
     kept = parsed.filter(~pl.col("_row").is_in(list(bad))) if bad else parsed
     if table == "transactions" and "transaction_number" not in kept.columns:
         kept = kept.with_columns(pl.col("transaction_id").alias("transaction_number"))
-    elif table == "transactions":
+    elif table == "transactions" and kept["transaction_number"].null_count():
         kept = kept.with_columns(pl.col("transaction_number").fill_null(pl.col("transaction_id")))
     if table == "transactions":
         kept = kept.with_columns(pl.lit(file).alias("source_file"), pl.col("_row").cast(pl.Int64).alias("source_line"))
-    return TableResult(frame=conform(table, kept.drop("_row")), read=raw.height, rejects=rejects)
+    read = raw.height
+    del raw, parsed, typed  # only ``kept`` is needed from here on
+    return TableResult(frame=conform(table, kept.drop("_row")), read=read, rejects=rejects)
 
 
 def read_dataset(folder: Path) -> DatasetResult:
