@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 from lxml import etree
 
-from benchmarks.quality import ROOT, machine, replace_section
+from benchmarks.quality import machine, write_section
 from benchmarks.run import synth
 from finintel.codes import default_profile
 from finintel.formats.goaml.reader import SubtreeMemo, sha256_file
@@ -198,9 +198,7 @@ def main() -> None:
             "subjects; it shows what a C-level extraction leaves for checks, entity resolution and the store.",
         ]
     )
-    target = ROOT / "BENCHMARKS.md"
-    target.write_text(replace_section(target.read_text(), "goAML intake floor", body) + "\n")
-    print(body)
+    write_section("goAML intake floor", body)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,21 @@ def run(sizes: list[int], seeds: list[int], cache: Path) -> str:
 def replace_section(text: str, title: str, body: str) -> str:
     block = f"## {title}\n\n{body}\n"
     pattern = re.compile(rf"## {re.escape(title)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    return pattern.sub(lambda _m: block.rstrip("\n"), text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    if not pattern.search(text):
+        return text.rstrip() + "\n\n" + block
+    return pattern.sub(lambda _m: block, text).rstrip("\n")  # a blank line before the next section
+
+
+def write_section(title: str, body: str) -> None:
+    """Put ``body`` under ``## title`` in BENCHMARKS.md (replacing what was there) and print it."""
+    target = ROOT / "BENCHMARKS.md"
+    text = (
+        target.read_text()
+        if target.exists()
+        else "# Benchmarks\n\nFigures are written by the scripts in `benchmarks/`.\n"
+    )
+    target.write_text(replace_section(text, title, body) + "\n")
+    print(body)
 
 
 def main() -> None:
@@ -117,15 +131,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / ".cache")
     args = ap.parse_args()
-    body = run(args.sizes, args.seeds, args.cache)
-    target = ROOT / "BENCHMARKS.md"
-    text = (
-        target.read_text()
-        if target.exists()
-        else "# Benchmarks\n\nFigures are written by the scripts in `benchmarks/`.\n"
-    )
-    target.write_text(replace_section(text, "Detection quality", body) + "\n")
-    print(body)
+    write_section("Detection quality", run(args.sizes, args.seeds, args.cache))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.quality import ROOT, machine, replace_section
+from benchmarks.quality import ROOT, machine, write_section
 
 CACHE = ROOT / "benchmarks" / ".cache"
 
@@ -226,9 +226,7 @@ def main() -> None:
             "![time vs size](benchmarks/scaling.svg)",
         ]
     )
-    target = ROOT / "BENCHMARKS.md"
-    target.write_text(replace_section(target.read_text(), "Speed and memory", body) + "\n")
-    print(body)
+    write_section("Speed and memory", body)
 
 
 if __name__ == "__main__":
