@@ -15,7 +15,7 @@ from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
 from finintel.ingest import ingest
 from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
-from finintel.store import Store, null_columns
+from finintel.store import TX_CODES, Store, null_columns
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +202,20 @@ def test_store_roundtrip_and_atomic_replace(sample, tmp_path: Path) -> None:
     assert all(loaded.transactions[c].null_count() == loaded.transactions.height for c in empty)
     sample.store.save(target)  # replace in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no temp folders left behind
+
+
+def test_store_written_with_text_codes_loads_as_categoricals(sample, tmp_path: Path) -> None:
+    """Stores written before codes and file names became categoricals hold them as strings: loaded, they have the
+    current schema and the same values."""
+    target = tmp_path / "store"
+    sample.store.save(target)
+    tx = pl.read_parquet(target / "transactions.parquet")
+    cats = [c for c, t in tx.schema.items() if isinstance(t, pl.Categorical)]
+    assert set(TX_CODES) | {"source_file"} <= set(cats)
+    tx.with_columns(pl.col(cats).cast(pl.String)).write_parquet(target / "transactions.parquet")
+    loaded = Store.load(target).transactions
+    assert loaded.schema == sample.store.transactions.schema
+    assert loaded.equals(sample.store.transactions)
 
 
 def test_store_refuses_to_overwrite_other_folders(sample, tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import NOW, SAMPLE
 from finintel.formats.tabular import dataset_columns, read_dataset, write_dataset
 from finintel.ingest import ingest
-from finintel.store import DATASET_TABLES
+from finintel.store import DATASET_TABLES, TX_CODES
 from finintel.validate import validate_dataset
 
 
@@ -33,6 +35,12 @@ def test_dataset_round_trip(sample_store, tmp_path: Path, fmt: str) -> None:
             got = got.drop("source_file", "source_line", strict=False)
         assert got.equals(expected), table
     assert validate_dataset(tmp_path / "ds").problems == []
+    # the store holds codes as categoricals; the exchanged dataset has plain text for any Parquet reader
+    assert all(isinstance(result.store.transactions.schema[c], pl.Categorical) for c in TX_CODES)
+    if fmt == "parquet":
+        schema = pq.read_schema(tmp_path / "ds" / "transactions.parquet")
+        assert not [f.name for f in schema if pa.types.is_dictionary(f.type)]
+        assert all(pa.types.is_large_string(schema.field(c).type) for c in TX_CODES)
 
 
 def _minimal(tmp_path: Path, tx_rows: str, accounts: str | None = None) -> Path:

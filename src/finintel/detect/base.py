@@ -131,8 +131,8 @@ class Context:
             .filter(pl.col("mirror_of").is_null())
             .select(
                 "transaction_id",
-                pl.coalesce("from_account_id", "from_party_id").alias("src"),
-                pl.coalesce("to_account_id", "to_party_id").alias("dst"),
+                pl.coalesce("from_account_id", "from_party_id").cast(pl.Categorical).alias("src"),
+                pl.coalesce("to_account_id", "to_party_id").cast(pl.Categorical).alias("dst"),
                 "timestamp",
                 pl.coalesce("amount_local", "amount").cast(pl.Float64).alias("amount"),
                 pl.coalesce("currency_local", "currency").alias("currency"),

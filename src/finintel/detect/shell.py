@@ -47,7 +47,7 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
     parties = ctx.store.parties.filter(pl.col("kind") == "organization")
     rel = ctx.store.relations
     flows = ctx.flows.lazy()  # lazy: the joins carry only the three columns used, not every flow column
-    holder = ctx.accounts.lazy().select("account_id", "holder").drop_nulls()
+    holder = ctx.accounts.lazy().select(pl.col("account_id").cast(pl.Categorical), "holder").drop_nulls()
     by_holder = pl.concat(
         [
             flows.join(holder, left_on="src", right_on="account_id").select(

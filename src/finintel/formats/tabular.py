@@ -89,7 +89,12 @@ _FALSE = ("false", "0", "no", "n", "f")
 
 
 def dataset_columns(table: str) -> dict[str, pl.DataType]:
-    return {k: v for k, v in SCHEMAS[table].items() if k not in _STORE_ONLY}
+    """The columns of a dataset table and their types; a column the store holds as a categorical is text here."""
+    return {
+        k: pl.String() if isinstance(v, pl.Categorical) else v
+        for k, v in SCHEMAS[table].items()
+        if k not in _STORE_ONLY
+    }
 
 
 def find_table_file(folder: Path, table: str) -> Path | None:
@@ -423,7 +428,9 @@ def write_dataset(tables: dict[str, pl.DataFrame], folder: Path, fmt: str = "par
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for table in DATASET_TABLES:
-        frame = tables[table].select(list(dataset_columns(table)))
+        columns = dataset_columns(table)
+        # plain text, not the store's categoricals: a dataset is for any Parquet reader
+        frame = tables[table].select(pl.col(c).cast(t) for c, t in columns.items())
         path = folder / f"{table}.{fmt}"
         if fmt == "csv":
             _as_strings(frame).write_csv(path)
