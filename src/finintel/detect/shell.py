@@ -46,25 +46,23 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
     """One row per organization: each indicator (true/false/null when unknown) and the weighted score."""
     parties = ctx.store.parties.filter(pl.col("kind") == "organization")
     rel = ctx.store.relations
-    flows = ctx.flows.lazy()  # lazy: the joins carry only the three columns used, not every flow column
-    holder = ctx.accounts.lazy().select(pl.col("account_id").cast(pl.Categorical), "holder").drop_nulls()
-    by_holder = pl.concat(
-        [
-            flows.join(holder, left_on="src", right_on="account_id").select(
-                pl.col("holder"), pl.col("timestamp"), (-pl.col("amount")).alias("signed")
-            ),
-            flows.join(holder, left_on="dst", right_on="account_id").select(
-                pl.col("holder"), pl.col("timestamp"), pl.col("amount").alias("signed")
-            ),
-        ]
-    )
-    activity = (
-        by_holder.group_by("holder")
-        .agg(
+    # per account first (a group-by on 4-byte node codes, ~1 row per account), then per holder: joining every
+    # flow with its holder would hold two flow-sized frames (10M flows: the scan's peak)
+    flows = ctx.flows.lazy()
+    sides = [
+        flows.group_by(pl.col(node).alias("account_id")).agg(
             pl.col("timestamp").min().alias("first_tx"),
-            pl.col("signed").filter(pl.col("signed") > 0).sum().alias("in_amount"),
-            (-pl.col("signed").filter(pl.col("signed") < 0)).sum().alias("out_amount"),
+            pl.col("amount").filter(pl.col("amount") > 0).sum().alias(total),
+            pl.lit(0.0).alias(other),
         )
+        for node, total, other in (("dst", "in_amount", "out_amount"), ("src", "out_amount", "in_amount"))
+    ]
+    holder = ctx.accounts.lazy().select(pl.col("account_id").cast(pl.Categorical), "holder").drop_nulls()
+    activity = (
+        pl.concat([sides[0], sides[1].select(sides[0].collect_schema().names())])
+        .join(holder, on="account_id")
+        .group_by("holder")
+        .agg(pl.col("first_tx").min(), pl.col("in_amount").sum(), pl.col("out_amount").sum())
         .collect()
     )
     seats = (
