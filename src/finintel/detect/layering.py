@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
+import operator
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
@@ -341,9 +343,12 @@ def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
     if f.height == 0:
         return []
     window = dt.timedelta(hours=p.window_hours)
+    # out-edges of each node in time order; one sort and one pass over the rows (a frame per node costs ~80 us
+    # each: 4.6 s for the 27,000 nodes left of 10M transactions)
     adjacency: dict[str, tuple[list[dt.datetime], list[tuple[str, float, str, dt.datetime]]]] = {}
-    for (src,), part in f.sort("timestamp", "transaction_id").partition_by("src", as_dict=True).items():
-        rows = part.select("dst", "amount", "transaction_id", "timestamp").rows()
+    ordered = f.sort("src", "timestamp", "transaction_id").select("src", "dst", "amount", "transaction_id", "timestamp")
+    for src, group in itertools.groupby(ordered.rows(), key=operator.itemgetter(0)):
+        rows = [r[1:] for r in group]
         adjacency[src] = ([r[3] for r in rows], rows)
     hits: list[Hit] = []
     for src, dst, amount, tid, t0 in (
