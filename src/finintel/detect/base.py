@@ -327,6 +327,17 @@ class Hit:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def by_node(frame: pl.DataFrame, node: str) -> pl.DataFrame:
+    """``frame`` grouped by ``node``, each node's rows in time order (ties by transaction id).
+
+    Node ids are categoricals: sorting them by their 4-byte code groups them as well as sorting the text does, at
+    about half the cost (10M rows: 3.0 s -> 1.6 s with the tie-break); the order of the groups is not lexical."""
+    keys = [pl.col(node).to_physical(), "timestamp"]
+    if "transaction_id" in frame.columns:
+        keys.append(pl.col("transaction_id"))
+    return frame.sort(keys)
+
+
 def tmin(series: pl.Series) -> dt.datetime:
     """The earliest timestamp of a non-empty datetime column, typed."""
     value = series.min()
