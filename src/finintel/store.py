@@ -289,6 +289,13 @@ class Store:
         return cls(tables=frames, meta=meta)
 
 
+def in_time_order(tx: pl.DataFrame) -> bool:
+    """Whether transactions are ordered by time, then id (as ingest stores them): one pass, no sort."""
+    ts, tid = pl.col("timestamp"), pl.col("transaction_id")
+    later = (ts > ts.shift()) | ((ts == ts.shift()) & (tid >= tid.shift()))
+    return bool(tx.select(later.fill_null(True).all()).item())
+
+
 def null_columns(meta: pq.FileMetaData) -> set[str]:
     """Columns of a Parquet file that hold only nulls, from the row-group statistics (nothing is decoded); a column
     without statistics in some row group is not one of them."""

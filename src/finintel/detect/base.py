@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from finintel.store import Store
+from finintel.store import Store, in_time_order
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -125,9 +125,11 @@ class Context:
         """One row per money movement between two nodes (accounts, else parties), mirror copies left out, in time
         order. Only the columns every detector needs: detectors filter this frame again and again, and each copy
         of a column costs 10M rows x 16+ bytes at scale; :meth:`flow_details` has the rest for the few that ask."""
-        # lazy: only these columns are filtered and sorted, not a copy of the whole transaction table
-        return (
-            self.store.transactions.lazy()
+        # lazy: only these columns are filtered and sorted, not a copy of the whole transaction table; a store
+        # is kept in time order by ingest, so the sort is usually skipped (10M: 1.2 s)
+        tx = self.store.transactions
+        flows = (
+            tx.lazy()
             .filter(pl.col("mirror_of").is_null())
             .select(
                 "transaction_id",
@@ -140,9 +142,8 @@ class Context:
                 "to_country",
             )
             .filter(pl.col("src").is_not_null() & pl.col("dst").is_not_null())
-            .sort("timestamp", "transaction_id")
-            .collect()
         )
+        return (flows if in_time_order(tx) else flows.sort("timestamp", "transaction_id")).collect()
 
     @cached_property
     def degree(self) -> pl.DataFrame:
