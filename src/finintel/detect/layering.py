@@ -90,8 +90,7 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     busy = per_hub.filter(pl.col("len") > p.max_hub_transactions).select(hub)
     lf = lf.join(busy.lazy(), on=hub, how="anti", maintain_order="left")
     if p.one_off_only:
-        pairs = ctx.flows.lazy().group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
-        lf = lf.join(pairs, on=["src", "dst"], how="semi", maintain_order="left")
+        lf = lf.join(ctx.one_off_pairs.lazy(), on=["src", "dst"], how="semi", maintain_order="left")
     if p.max_counterparty_transactions is not None:
         quiet = ctx.degree.filter(pl.col("len") <= p.max_counterparty_transactions).select(pl.col("node").alias(other))
         lf = lf.join(quiet.lazy(), on=other, how="semi", maintain_order="left")
