@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import finintel.store as store_module
 from conftest import NOW, report, transaction
 from corpus.make_corpus import CASES, write
 from finintel.store import Store
@@ -102,3 +103,21 @@ def test_ingest_killed_halfway_leaves_the_previous_store(tmp_path: Path) -> None
     assert seen_old, "no kill landed before the new store was in place: the test did not test anything"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".store.")]
     assert all(".tmp-" in name for name in leftovers)  # hidden temporary folders only, never used as a store
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is a Linux call")
+def test_a_store_is_replaced_in_one_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replacing a store exchanges the two folders at once: the old one is never moved aside first, so a kill at
+    any moment leaves a store at the target."""
+    old, new = tmp_path / "store", tmp_path / ".store.tmp-1"
+    for folder, text in ((old, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "store.json").write_text(text)
+
+    def no_rename(*_args: object) -> None:
+        raise AssertionError("the old store was moved aside")
+
+    monkeypatch.setattr(store_module.os, "replace", no_rename)
+    store_module.swap_in(new, old)
+    assert (old / "store.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

@@ -10,10 +10,13 @@ interrupted write leaves the previous store intact.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 import types
 import typing
@@ -320,17 +323,48 @@ def _columns_with_values(path: Path) -> list[str] | None:
 
 
 def swap_in(tmp: Path, target: Path) -> None:
-    """Put a completely written folder in place: fsync it, move any old ``target`` aside, rename, delete the old.
+    """Put a completely written folder in place: fsync it, then exchange it with any old ``target`` and delete the
+    old one.
 
-    At every moment ``target`` is either the old folder or the new one, never a mix (used by stores and bundles)."""
+    At every moment ``target`` is the old folder or the new one, never a mix (used by stores and bundles). On Linux
+    the two folders are exchanged in one step (``renameat2`` with ``RENAME_EXCHANGE``), so ``target`` never
+    disappears; elsewhere the old folder is moved aside first, and a crash between the two renames leaves it at
+    ``.NAME.old-PID`` beside the target."""
     _fsync_dir(tmp)
-    old: Path | None = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    if exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # holds the old folder now
+        return
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    os.replace(target, old)
     os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``). False where the system or the
+    file system cannot; then nothing has changed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # no glibc 2.28+ (musl has it too, older C libraries do not)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # kernel or file system without the flag
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _fsync_dir(path: Path) -> None:
