@@ -986,7 +986,9 @@ def ingest(
 
     With ``base`` (an existing store), its content is kept and re-resolved with the new inputs. goAML files are
     read by ``jobs`` worker processes (default: one per CPU) when there are enough of them to pay for the workers;
-    the result does not depend on ``jobs``: files are committed in input order."""
+    the result does not depend on ``jobs``: files are committed in input order. Workers are started the
+    ``spawn`` way (polars' threads do not survive ``fork``): a script calling this needs the
+    ``if __name__ == "__main__":`` guard, or ``jobs=1``."""
     inputs = discover(paths)
     ingestor = Ingestor(profile, now=now)
     # millions of small acyclic objects (rows, walks): the cycle collector would rescan them over and over
