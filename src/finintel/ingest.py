@@ -232,6 +232,7 @@ class _Buffer:
     def frame(self, table: str) -> pl.DataFrame:
         """All rows of ``table`` as one frame (the parts are released)."""
         self.flush()
+        # sealed files' parts are compact already; rows flushed since and a base store's tables are not yet
         parts = [_compact(f) for f in self.frames[table] if f.height]
         self.frames[table] = []
         if not parts:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import types
 import typing
+from collections.abc import Container
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -286,7 +287,7 @@ class Store:
             try:
                 # a column of nulls read from Parquet costs 16 bytes a row (string views); left out, conform()
                 # gives it back as a constant column that takes no memory (10M transactions: 1.3 GB less)
-                frames[name] = conform(name, pl.read_parquet(f, columns=_columns_with_values(f)))
+                frames[name] = conform(name, pl.read_parquet(f, columns=columns_with_values(f)))
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
         return cls(tables=frames, meta=meta)
@@ -315,10 +316,11 @@ def null_columns(meta: pq.FileMetaData) -> set[str]:
     return {name for name, yes in all_null.items() if yes}
 
 
-def _columns_with_values(path: Path) -> list[str] | None:
-    """The columns of a Parquet file to decode: all but those holding only nulls (None: all of them)."""
+def columns_with_values(path: Path, skippable: Container[str] | None = None) -> list[str] | None:
+    """The columns of a Parquet file to decode: all but those holding only nulls, or only those of them in
+    ``skippable`` (None: all of them)."""
     meta = pq.read_metadata(path)
-    empty = null_columns(meta)
+    empty = {c for c in null_columns(meta) if skippable is None or c in skippable}
     return [c for c in meta.schema.to_arrow_schema().names if c not in empty] if empty else None
 
 

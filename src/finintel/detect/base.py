@@ -339,10 +339,7 @@ def by_node(frame: pl.DataFrame, node: str) -> pl.DataFrame:
 
     Node ids are categoricals: sorting them by their 4-byte code groups them as well as sorting the text does, at
     about half the cost (10M rows: 3.0 s -> 1.6 s with the tie-break); the order of the groups is not lexical."""
-    keys = [pl.col(node).to_physical(), "timestamp"]
-    if "transaction_id" in frame.columns:
-        keys.append(pl.col("transaction_id"))
-    return frame.sort(keys)
+    return frame.sort(pl.col(node).to_physical(), "timestamp", "transaction_id")
 
 
 def tmin(series: pl.Series) -> dt.datetime:

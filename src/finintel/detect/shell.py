@@ -49,17 +49,16 @@ def shell_scores(ctx: Context, p: ShellParams) -> pl.DataFrame:
     # per account first (a group-by on 4-byte node codes, ~1 row per account), then per holder: joining every
     # flow with its holder would hold two flow-sized frames (10M flows: the scan's peak)
     flows = ctx.flows.lazy()
+    moved, nothing = pl.col("amount").filter(pl.col("amount") > 0).sum(), pl.lit(0.0)
     sides = [
         flows.group_by(pl.col(node).alias("account_id")).agg(
-            pl.col("timestamp").min().alias("first_tx"),
-            pl.col("amount").filter(pl.col("amount") > 0).sum().alias(total),
-            pl.lit(0.0).alias(other),
+            pl.col("timestamp").min().alias("first_tx"), into.alias("in_amount"), out.alias("out_amount")
         )
-        for node, total, other in (("dst", "in_amount", "out_amount"), ("src", "out_amount", "in_amount"))
+        for node, into, out in (("dst", moved, nothing), ("src", nothing, moved))
     ]
     holder = ctx.accounts.lazy().select(pl.col("account_id").cast(pl.Categorical), "holder").drop_nulls()
     activity = (
-        pl.concat([sides[0], sides[1].select(sides[0].collect_schema().names())])
+        pl.concat(sides)
         .join(holder, on="account_id")
         .group_by("holder")
         .agg(pl.col("first_tx").min(), pl.col("in_amount").sum(), pl.col("out_amount").sum())

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from finintel.problems import Problem, Severity, make_problem
-from finintel.store import DATASET_TABLES, MONEY, SCHEMAS, conform, null_columns
+from finintel.store import DATASET_TABLES, MONEY, SCHEMAS, columns_with_values, conform
 
 #: Columns a table must have (one of each tuple's alternatives).
 REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -154,12 +153,8 @@ def _columns_to_read(path: Path, table: str) -> list[str] | None:
     """The columns of a Parquet table to decode: not the known, optional ones that hold only nulls (they become
     null columns of the store anyway; decoding them costs 16 bytes a row each). Required and unknown columns are
     always read, so that their problems are reported."""
-    meta = pq.read_metadata(path)
-    names = meta.schema.to_arrow_schema().names
-    known = dataset_columns(table)
     required = set(REQUIRED_VALUES[table]) | {c for alts in REQUIRED_COLUMNS[table] for c in alts}
-    skip = {c for c in null_columns(meta) if c in known and c not in required}
-    return [c for c in names if c not in skip] if skip else None
+    return columns_with_values(path, skippable=set(dataset_columns(table)) - required)
 
 
 def _clean_text_columns(raw: pl.DataFrame, names: list[str]) -> set[str]:
