@@ -147,6 +147,15 @@ def validate(
     output: OutputOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings count as failures too.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Text: only files with problems.")] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Files validated at once [default: one per CPU]. The report does not depend on it.",
+        ),
+    ] = None,
 ) -> None:
     """Check goAML reports (schema, code lists, semantics) and tabular datasets.
 
@@ -162,10 +171,14 @@ def validate(
     if _progress_enabled(fmt.value, output):
         with console.status("validating…") as status:
             report = validate_paths(
-                paths, prof, threshold=threshold, progress=lambda item: status.update(f"validating {item.path}")
+                paths,
+                prof,
+                threshold=threshold,
+                progress=lambda item: status.update(f"validating {item.path}"),
+                jobs=jobs,
             )
     else:
-        report = validate_paths(paths, prof, threshold=threshold)
+        report = validate_paths(paths, prof, threshold=threshold, jobs=jobs)
     if fmt is ValidateFormat.text:
         with _text_console(output) as out:
             render.to_text(report, out, quiet=quiet)

@@ -1,0 +1,717 @@
+/* Compiled goAML extraction: one pass over a report's bytes that checks well-formedness and the schema structure and
+ * lays out every element as columns (see fast.py, which owns the semantics; this file only shreds).
+ *
+ * It accepts a strict subset of XML and says "not here" for anything else, so the Python walk over libxml2 stays the
+ * reference for every file this pass does not take:
+ *   - UTF-8 only (optional BOM, optional <?xml version="1.0" encoding="UTF-8" standalone=...?>); no DOCTYPE, CDATA,
+ *     processing instructions, attributes or namespace prefixes; comments only outside value elements and without
+ *     '<!' in them (the walk refuses <!DOCTYPE and <!ENTITY even there);
+ *   - entity references: the five predefined ones and character references to XML 1.0 characters;
+ *   - every element known to its parent's schema type, in schema order, at most its maximum count, every mandatory
+ *     child present, every choice satisfied; a value element holds text only.
+ * Output: per complex element (type, parent element, schema field, line) and per value element (field, owner element,
+ * line, text with references decoded, line ends normalised and stripped as Python strips) as little-endian
+ * int32/int64 byte strings.
+ *
+ * Safety: every read is bounds-checked against the input length; nesting depth and value length are capped; memory
+ * grows by doubling with overflow checks; nothing here allocates per element beyond the output columns.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_DEPTH 64
+#define MAX_VALUE_BYTES (1 << 20)
+#define MAX_NAME 128
+
+typedef struct {
+    char *name;
+    Py_ssize_t len;
+    int child; /* type index, or -1 for a value element */
+    int min, max;
+    int gid; /* global field id */
+    int v5;  /* a goAML 5.x element (sets the schema version) */
+} Field;
+
+typedef struct {
+    int n;
+    int *fields;
+    int min, max;
+} Choice;
+
+typedef struct {
+    int nfields;
+    Field *fields;
+    int nchoices;
+    Choice *choices;
+} Type;
+
+#define MAX_SPACES 64
+
+typedef struct {
+    int ntypes;
+    Type *types;
+    uint32_t spaces[MAX_SPACES]; /* the code points Python's str.strip() removes */
+    int nspaces;
+    int root;
+    char root_name[MAX_NAME];
+    Py_ssize_t root_len;
+} Schema;
+
+static void schema_free(Schema *s) {
+    if (s == NULL) return;
+    for (int t = 0; t < s->ntypes; t++) {
+        Type *ty = &s->types[t];
+        for (int i = 0; i < ty->nfields; i++) PyMem_Free(ty->fields[i].name);
+        for (int i = 0; i < ty->nchoices; i++) PyMem_Free(ty->choices[i].fields);
+        PyMem_Free(ty->fields);
+        PyMem_Free(ty->choices);
+    }
+    PyMem_Free(s->types);
+    PyMem_Free(s);
+}
+
+static void capsule_free(PyObject *capsule) {
+    schema_free((Schema *)PyCapsule_GetPointer(capsule, "finintel.goaml.schema"));
+}
+
+/* compile(types, root, root_name, spaces) -> capsule. spaces: sequence of code points a value is stripped of.
+ * types: sequence of (fields, choices); fields: sequence of (name: bytes, child: int, min: int, max: int, gid: int,
+ * v5: int); choices: sequence of (field indexes: sequence of int, min: int, max: int). */
+static PyObject *py_compile(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *types, *spaces;
+    int root;
+    const char *root_name;
+    Py_ssize_t root_len;
+    if (!PyArg_ParseTuple(args, "Oiy#O", &types, &root, &root_name, &root_len, &spaces)) return NULL;
+    if (root_len <= 0 || root_len > MAX_NAME) {
+        PyErr_SetString(PyExc_ValueError, "bad root name");
+        return NULL;
+    }
+    uint32_t space_points[MAX_SPACES];
+    int nspaces = 0;
+    {
+        PyObject *sp = PySequence_Fast(spaces, "spaces must be a sequence");
+        if (sp == NULL) return NULL;
+        Py_ssize_t ns = PySequence_Fast_GET_SIZE(sp);
+        if (ns > MAX_SPACES) { Py_DECREF(sp); PyErr_SetString(PyExc_ValueError, "too many spaces"); return NULL; }
+        for (Py_ssize_t i = 0; i < ns; i++) {
+            long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(sp, i));
+            if (v < 0 || v > 0x10FFFF) {
+                Py_DECREF(sp);
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad space");
+                return NULL;
+            }
+            space_points[nspaces++] = (uint32_t)v;
+        }
+        Py_DECREF(sp);
+    }
+    PyObject *seq = PySequence_Fast(types, "types must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    Schema *s = PyMem_Calloc(1, sizeof(Schema));
+    if (s == NULL) { Py_DECREF(seq); return PyErr_NoMemory(); }
+    s->types = PyMem_Calloc(nt ? nt : 1, sizeof(Type));
+    if (s->types == NULL) { PyMem_Free(s); Py_DECREF(seq); return PyErr_NoMemory(); }
+    s->ntypes = (int)nt;
+    memcpy(s->spaces, space_points, sizeof(uint32_t) * (size_t)nspaces);
+    s->nspaces = nspaces;
+    s->root = root;
+    memcpy(s->root_name, root_name, (size_t)root_len);
+    s->root_len = root_len;
+    if (root < 0 || root >= nt) { PyErr_SetString(PyExc_ValueError, "root out of range"); goto fail; }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        PyObject *fields, *choices;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, t), "OO", &fields, &choices)) goto fail;
+        PyObject *fs = PySequence_Fast(fields, "fields must be a sequence");
+        if (fs == NULL) goto fail;
+        Py_ssize_t nf = PySequence_Fast_GET_SIZE(fs);
+        Type *ty = &s->types[t];
+        ty->fields = PyMem_Calloc(nf ? nf : 1, sizeof(Field));
+        if (ty->fields == NULL) { Py_DECREF(fs); PyErr_NoMemory(); goto fail; }
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            const char *name;
+            Py_ssize_t len;
+            Field *f = &ty->fields[i];
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fs, i), "y#iiiii", &name, &len, &f->child, &f->min,
+                                  &f->max, &f->gid, &f->v5)) {
+                Py_DECREF(fs);
+                goto fail;
+            }
+            if (f->child < -1 || f->child >= nt || len <= 0 || len > MAX_NAME) {
+                Py_DECREF(fs);
+                PyErr_SetString(PyExc_ValueError, "bad field");
+                goto fail;
+            }
+            f->name = PyMem_Malloc(len);
+            if (f->name == NULL) { Py_DECREF(fs); PyErr_NoMemory(); goto fail; }
+            memcpy(f->name, name, len);
+            f->len = len;
+            ty->nfields = (int)(i + 1);
+        }
+        Py_DECREF(fs);
+        PyObject *cs = PySequence_Fast(choices, "choices must be a sequence");
+        if (cs == NULL) goto fail;
+        Py_ssize_t nc = PySequence_Fast_GET_SIZE(cs);
+        ty->choices = PyMem_Calloc(nc ? nc : 1, sizeof(Choice));
+        if (ty->choices == NULL) { Py_DECREF(cs); PyErr_NoMemory(); goto fail; }
+        for (Py_ssize_t i = 0; i < nc; i++) {
+            PyObject *idx;
+            Choice *c = &ty->choices[i];
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(cs, i), "Oii", &idx, &c->min, &c->max)) {
+                Py_DECREF(cs);
+                goto fail;
+            }
+            PyObject *is = PySequence_Fast(idx, "choice fields must be a sequence");
+            if (is == NULL) { Py_DECREF(cs); goto fail; }
+            Py_ssize_t ni = PySequence_Fast_GET_SIZE(is);
+            c->fields = PyMem_Calloc(ni ? ni : 1, sizeof(int));
+            if (c->fields == NULL) { Py_DECREF(is); Py_DECREF(cs); PyErr_NoMemory(); goto fail; }
+            for (Py_ssize_t j = 0; j < ni; j++) {
+                long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(is, j));
+                if (v < 0 || v >= ty->nfields) {
+                    Py_DECREF(is);
+                    Py_DECREF(cs);
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad choice field");
+                    goto fail;
+                }
+                c->fields[j] = (int)v;
+                c->n = (int)(j + 1);
+            }
+            Py_DECREF(is);
+            ty->nchoices = (int)(i + 1);
+        }
+        Py_DECREF(cs);
+    }
+    Py_DECREF(seq);
+    {
+        PyObject *capsule = PyCapsule_New(s, "finintel.goaml.schema", capsule_free);
+        if (capsule == NULL) schema_free(s);
+        return capsule;
+    }
+fail:
+    Py_DECREF(seq);
+    schema_free(s);
+    return NULL;
+}
+
+/* -- growable byte buffers ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t extra) {
+    if (extra > SIZE_MAX / 2 - b->len) return -1;
+    size_t need = b->len + extra;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need) cap *= 2;
+    char *p = PyMem_Realloc(b->data, cap);
+    if (p == NULL) return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buf *b, const void *src, size_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_i32(Buf *b, int32_t v) { return buf_put(b, &v, sizeof v); }
+static int buf_i64(Buf *b, int64_t v) { return buf_put(b, &v, sizeof v); }
+
+/* -- the scanner ---------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int type;       /* complex type, or -1 for a value element */
+    int32_t inst;   /* element index (complex) or value index */
+    int last;       /* last field position seen (order check) */
+    int *counts;    /* per field of the type */
+    const char *name;
+    Py_ssize_t name_len;
+    size_t text_start; /* a value element: where its text starts in the text buffer */
+} Frame;
+
+typedef struct {
+    const Schema *s;
+    const unsigned char *p, *end;
+    int32_t line;
+    int depth;
+    Frame stack[MAX_DEPTH];
+    int *counts_pool; /* MAX_DEPTH slices of max_fields ints */
+    int max_fields;
+    int v5;
+    Buf e_type, e_parent, e_field, e_line;
+    Buf v_field, v_owner, v_line, v_offsets, text;
+    int32_t n_elements, n_values;
+    const char *reason; /* why the pass gave up (NULL: a memory error) */
+    int32_t reason_line;
+} Scanner;
+
+#define GIVE_UP(sc, why) do { (sc)->reason = (why); (sc)->reason_line = (sc)->line; return -1; } while (0)
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static int is_name_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+}
+
+/* Length of the valid UTF-8 XML 1.0 character at p (1..4), or 0 if there is none. */
+static int xml_char_len(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0];
+    if (c < 0x80) return (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') ? 1 : 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (end - p < 2 || (p[1] & 0xC0) != 0x80) return 0;
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
+        if (c == 0xED && p[1] > 0x9F) return 0;  /* surrogates */
+        if (c == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) return 0; /* U+FFFE, U+FFFF */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xF4 && p[1] > 0x8F) return 0;  /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static int is_xml_codepoint(uint32_t v) {
+    return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD) ||
+           (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+static int put_utf8(Buf *b, uint32_t v) {
+    unsigned char out[4];
+    size_t n;
+    if (v < 0x80) { out[0] = (unsigned char)v; n = 1; }
+    else if (v < 0x800) { out[0] = 0xC0 | (v >> 6); out[1] = 0x80 | (v & 0x3F); n = 2; }
+    else if (v < 0x10000) {
+        out[0] = 0xE0 | (v >> 12); out[1] = 0x80 | ((v >> 6) & 0x3F); out[2] = 0x80 | (v & 0x3F); n = 3;
+    } else {
+        out[0] = 0xF0 | (v >> 18); out[1] = 0x80 | ((v >> 12) & 0x3F); out[2] = 0x80 | ((v >> 6) & 0x3F);
+        out[3] = 0x80 | (v & 0x3F); n = 4;
+    }
+    return buf_put(b, out, n);
+}
+
+/* At '&': decode one reference; append it to `out` when out is not NULL. */
+static int scan_reference(Scanner *sc, Buf *out) {
+    const unsigned char *p = sc->p + 1, *end = sc->end;
+    uint32_t v = 0;
+    if (p < end && *p == '#') {
+        p++;
+        int hex = 0, digits = 0;
+        if (p < end && *p == 'x') { hex = 1; p++; }
+        while (p < end && *p != ';') {
+            unsigned char c = *p;
+            int d;
+            if (c >= '0' && c <= '9') d = c - '0';
+            else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+            else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+            else GIVE_UP(sc, "character reference");
+            if (++digits > 8) GIVE_UP(sc, "character reference");
+            v = v * (hex ? 16 : 10) + (uint32_t)d;
+            p++;
+        }
+        if (p >= end || digits == 0 || !is_xml_codepoint(v)) GIVE_UP(sc, "character reference");
+    } else {
+        static const struct { const char *name; size_t len; char value; } predefined[] = {
+            {"lt", 2, '<'}, {"gt", 2, '>'}, {"amp", 3, '&'}, {"apos", 4, '\''}, {"quot", 4, '"'},
+        };
+        int found = 0;
+        for (size_t i = 0; i < sizeof predefined / sizeof predefined[0]; i++) {
+            size_t n = predefined[i].len;
+            if ((size_t)(end - p) > n && memcmp(p, predefined[i].name, n) == 0 && p[n] == ';') {
+                v = (unsigned char)predefined[i].value;
+                p += n;
+                found = 1;
+                break;
+            }
+        }
+        if (!found) GIVE_UP(sc, "entity reference");
+    }
+    sc->p = p + 1; /* past ';' */
+    if (out != NULL && put_utf8(out, v) < 0) return -1;
+    return 0;
+}
+
+/* Character data up to the next '<'; appended (references decoded, line ends normalised) when out is not NULL,
+ * else it must be whitespace only when `space_only`. */
+static int scan_text(Scanner *sc, Buf *out, int space_only) {
+    const unsigned char *p = sc->p, *end = sc->end;
+    while (p < end && *p != '<') {
+        unsigned char c = *p;
+        if (c == '&') {
+            if (space_only) GIVE_UP(sc, "text outside the report");
+            sc->p = p;
+            if (scan_reference(sc, out) < 0) return -1;
+            p = sc->p;
+            continue;
+        }
+        if (space_only && !is_space(c)) { sc->p = p; GIVE_UP(sc, "text outside the report"); }
+        if (c == ']' && end - p >= 3 && p[1] == ']' && p[2] == '>') { sc->p = p; GIVE_UP(sc, "']]>' in text"); }
+        if (c == '\r') {
+            sc->line++;
+            if (out != NULL && buf_put(out, "\n", 1) < 0) return -1;
+            p += (end - p >= 2 && p[1] == '\n') ? 2 : 1;
+            continue;
+        }
+        int n = xml_char_len(p, end);
+        if (n == 0) { sc->p = p; GIVE_UP(sc, "not a UTF-8 XML character"); }
+        if (c == '\n') sc->line++;
+        if (out != NULL && buf_put(out, p, (size_t)n) < 0) return -1;
+        p += n;
+    }
+    sc->p = p;
+    return 0;
+}
+
+/* At "<!--": skip one comment. */
+static int scan_comment(Scanner *sc) {
+    const unsigned char *p = sc->p + 4, *end = sc->end;
+    while (p < end) {
+        if (*p == '<' && end - p >= 2 && p[1] == '!') {
+            sc->p = p;
+            GIVE_UP(sc, "'<!' in a comment"); /* the walk refuses a file with <!DOCTYPE or <!ENTITY anywhere */
+        }
+        if (*p == '-' && end - p >= 2 && p[1] == '-') {
+            if (end - p >= 3 && p[2] == '>') { sc->p = p + 3; return 0; }
+            sc->p = p;
+            GIVE_UP(sc, "'--' in a comment");
+        }
+        if (*p == '\r') {
+            sc->line++;
+            p += (end - p >= 2 && p[1] == '\n') ? 2 : 1;
+            continue;
+        }
+        int n = xml_char_len(p, end);
+        if (n == 0) { sc->p = p; GIVE_UP(sc, "not a UTF-8 XML character"); }
+        if (*p == '\n') sc->line++;
+        p += n;
+    }
+    sc->p = p;
+    GIVE_UP(sc, "unterminated comment");
+}
+
+/* Whitespace, comments; stops at any other markup or text. */
+static int scan_misc(Scanner *sc) {
+    for (;;) {
+        if (scan_text(sc, NULL, 1) < 0) return -1;
+        if (sc->end - sc->p >= 4 && memcmp(sc->p, "<!--", 4) == 0) {
+            if (scan_comment(sc) < 0) return -1;
+            continue;
+        }
+        return 0;
+    }
+}
+
+/* At whitespace before `key="value"` in the XML declaration: true (and past it) when the value is one of `values`
+ * (compared without case when `any_case`, as encoding names are). */
+static int quoted_is(const unsigned char **pp, const unsigned char *end, const char *key, const char *const *values,
+                     int any_case) {
+    const unsigned char *p = *pp;
+    size_t klen = strlen(key);
+    if (p >= end || !is_space(*p)) return 0; /* pseudo-attributes are separated by whitespace */
+    while (p < end && is_space(*p)) p++;
+    if ((size_t)(end - p) < klen || memcmp(p, key, klen) != 0) return 0;
+    p += klen;
+    while (p < end && is_space(*p)) p++;
+    if (p >= end || *p != '=') return 0;
+    p++;
+    while (p < end && is_space(*p)) p++;
+    if (p >= end || (*p != '"' && *p != '\'')) return 0;
+    unsigned char q = *p++;
+    const unsigned char *start = p;
+    while (p < end && *p != q) p++;
+    if (p >= end) return 0;
+    size_t n = (size_t)(p - start);
+    for (const char *const *v = values; *v != NULL; v++) {
+        const char *text = (const char *)start;
+        if (strlen(*v) == n && (any_case ? strncasecmp(text, *v, n) : strncmp(text, *v, n)) == 0) {
+            *pp = p + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An optional BOM and XML declaration: version 1.0, encoding UTF-8 if named, standalone if named. */
+static int scan_prolog(Scanner *sc) {
+    const unsigned char *p = sc->p, *end = sc->end;
+    if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
+    if (end - p >= 6 && memcmp(p, "<?xml", 5) == 0 && is_space(p[5])) {
+        static const char *const versions[] = {"1.0", NULL};
+        static const char *const encodings[] = {"UTF-8", NULL};
+        static const char *const standalone[] = {"yes", "no", NULL};
+        p += 5;
+        if (!quoted_is(&p, end, "version", versions, 0)) GIVE_UP(sc, "XML declaration");
+        const unsigned char *q = p;
+        if (quoted_is(&q, end, "encoding", encodings, 1)) p = q;
+        q = p;
+        if (quoted_is(&q, end, "standalone", standalone, 0)) p = q;
+        while (p < end && is_space(*p)) {
+            if (*p == '\n') sc->line++;
+            p++;
+        }
+        if (end - p < 2 || p[0] != '?' || p[1] != '>') GIVE_UP(sc, "XML declaration");
+        p += 2;
+    }
+    sc->p = p;
+    return 0;
+}
+
+static int is_strip_space(const Schema *s, uint32_t v) {
+    for (int i = 0; i < s->nspaces; i++)
+        if (s->spaces[i] == v) return 1;
+    return 0;
+}
+
+/* The code point of the (valid, already checked) UTF-8 sequence at p. */
+static uint32_t utf8_at(const unsigned char *p, int *len) {
+    if (p[0] < 0x80) { *len = 1; return p[0]; }
+    if (p[0] < 0xE0) { *len = 2; return ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F); }
+    if (p[0] < 0xF0) {
+        *len = 3;
+        return ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    }
+    *len = 4;
+    return ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+           (p[3] & 0x3F);
+}
+
+/* Ends the value that starts at text offset `start`: stripped as Python's str.strip() strips, then recorded. */
+static int record_value_end(Scanner *sc, size_t start) {
+    unsigned char *t = (unsigned char *)sc->text.data;
+    size_t a = start, b = sc->text.len;
+    while (a < b) {
+        int n;
+        if (!is_strip_space(sc->s, utf8_at(t + a, &n))) break;
+        a += (size_t)n;
+    }
+    while (b > a) {
+        size_t c = b - 1;
+        while (c > a && (t[c] & 0xC0) == 0x80) c--;
+        int n;
+        if (!is_strip_space(sc->s, utf8_at(t + c, &n))) break;
+        b = c;
+    }
+    if (a > start) memmove(t + start, t + a, b - a);
+    sc->text.len = start + (b - a);
+    return buf_i64(&sc->v_offsets, (int64_t)sc->text.len);
+}
+
+/* A start tag at '<' (name already known to be there); opens a frame. */
+static int open_element(Scanner *sc, int *self_closing) {
+    const unsigned char *p = sc->p + 1, *end = sc->end;
+    const unsigned char *name = p;
+    while (p < end && is_name_char(*p)) p++;
+    Py_ssize_t len = p - name;
+    if (len == 0 || len > MAX_NAME) GIVE_UP(sc, "element name");
+    while (p < end && is_space(*p)) {
+        if (*p == '\n') sc->line++;
+        p++;
+    }
+    if (p >= end) GIVE_UP(sc, "unterminated tag");
+    *self_closing = 0;
+    if (*p == '/') {
+        if (end - p < 2 || p[1] != '>') GIVE_UP(sc, "unterminated tag");
+        *self_closing = 1;
+        p += 2;
+    } else if (*p == '>') {
+        p++;
+    } else {
+        GIVE_UP(sc, "attribute or namespace");
+    }
+    int field = -1, child;
+    const Field *f = NULL;
+    if (sc->depth == 0) {
+        child = sc->s->root;
+        if (len != sc->s->root_len || memcmp(name, sc->s->root_name, (size_t)len) != 0) GIVE_UP(sc, "root element");
+    } else {
+        Frame *top = &sc->stack[sc->depth - 1];
+        if (top->type < 0) GIVE_UP(sc, "element inside a value");
+        const Type *ty = &sc->s->types[top->type];
+        int start = top->last < 0 ? 0 : top->last;
+        for (int k = 0; k < ty->nfields; k++) {
+            int i = (start + k) % ty->nfields;
+            if (ty->fields[i].len == len && memcmp(ty->fields[i].name, name, (size_t)len) == 0) {
+                field = i;
+                break;
+            }
+        }
+        if (field < 0) GIVE_UP(sc, "unknown element");
+        if (field < top->last) GIVE_UP(sc, "element out of schema order");
+        f = &ty->fields[field];
+        top->last = field;
+        if (++top->counts[field] > f->max) GIVE_UP(sc, "element repeated beyond its maximum");
+        if (f->v5) sc->v5 = 1;
+        child = f->child;
+    }
+    if (sc->depth >= MAX_DEPTH) GIVE_UP(sc, "nesting too deep");
+    Frame *fr = &sc->stack[sc->depth];
+    fr->type = child;
+    fr->name = (const char *)name;
+    fr->name_len = len;
+    fr->last = -1;
+    int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
+    int32_t gid = f == NULL ? -1 : f->gid;
+    if (child >= 0) {
+        fr->inst = sc->n_elements++;
+        fr->counts = sc->counts_pool + (size_t)sc->depth * (size_t)sc->max_fields;
+        memset(fr->counts, 0, sizeof(int) * (size_t)sc->s->types[child].nfields);
+        if (buf_i32(&sc->e_type, child) < 0 || buf_i32(&sc->e_parent, parent) < 0 || buf_i32(&sc->e_field, gid) < 0 ||
+            buf_i32(&sc->e_line, sc->line) < 0)
+            return -1;
+    } else {
+        fr->inst = sc->n_values++;
+        fr->counts = NULL;
+        fr->text_start = sc->text.len;
+        if (buf_i32(&sc->v_field, gid) < 0 || buf_i32(&sc->v_owner, parent) < 0 || buf_i32(&sc->v_line, sc->line) < 0)
+            return -1;
+    }
+    sc->depth++;
+    sc->p = p;
+    return 0;
+}
+
+static int close_element(Scanner *sc) {
+    Frame *fr = &sc->stack[sc->depth - 1];
+    if (fr->type < 0) {
+        if (record_value_end(sc, fr->text_start) < 0) return -1;
+    } else {
+        const Type *ty = &sc->s->types[fr->type];
+        for (int i = 0; i < ty->nfields; i++)
+            if (ty->fields[i].min > 0 && fr->counts[i] == 0) GIVE_UP(sc, "mandatory element missing");
+        for (int c = 0; c < ty->nchoices; c++) {
+            const Choice *ch = &ty->choices[c];
+            int present = 0;
+            for (int j = 0; j < ch->n; j++) present += fr->counts[ch->fields[j]] > 0;
+            if (present < ch->min || present > ch->max) GIVE_UP(sc, "choice not satisfied");
+        }
+    }
+    sc->depth--;
+    return 0;
+}
+
+/* At "</": the end tag of the open element. */
+static int end_tag(Scanner *sc) {
+    Frame *fr = &sc->stack[sc->depth - 1];
+    const unsigned char *p = sc->p + 2, *end = sc->end;
+    if (end - p < fr->name_len || memcmp(p, fr->name, (size_t)fr->name_len) != 0) GIVE_UP(sc, "mismatched end tag");
+    p += fr->name_len;
+    while (p < end && is_space(*p)) {
+        if (*p == '\n') sc->line++;
+        p++;
+    }
+    if (p >= end || *p != '>') GIVE_UP(sc, "mismatched end tag");
+    sc->p = p + 1;
+    return close_element(sc);
+}
+
+static int scan_document(Scanner *sc) {
+    if (scan_prolog(sc) < 0) return -1;
+    if (scan_misc(sc) < 0) return -1;
+    if (sc->p >= sc->end || sc->end - sc->p < 2 || !is_name_char(sc->p[1])) GIVE_UP(sc, "no root element");
+    int self_closing;
+    if (open_element(sc, &self_closing) < 0) return -1;
+    if (self_closing && close_element(sc) < 0) return -1;
+    while (sc->depth > 0) {
+        Frame *top = &sc->stack[sc->depth - 1];
+        if (top->type < 0) {
+            size_t before = sc->text.len;
+            if (scan_text(sc, &sc->text, 0) < 0) return -1;
+            if (sc->text.len - before > MAX_VALUE_BYTES) GIVE_UP(sc, "value too long");
+        } else if (scan_text(sc, NULL, 0) < 0) {
+            return -1;
+        }
+        if (sc->p >= sc->end) GIVE_UP(sc, "unexpected end of file");
+        const unsigned char *p = sc->p, *end = sc->end;
+        if (end - p >= 2 && p[1] == '/') {
+            if (end_tag(sc) < 0) return -1;
+        } else if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
+            if (top->type < 0) GIVE_UP(sc, "comment inside a value");
+            if (scan_comment(sc) < 0) return -1;
+        } else if (end - p >= 2 && is_name_char(p[1]) && p[1] != '-' && p[1] != '.' && !(p[1] >= '0' && p[1] <= '9')) {
+            if (open_element(sc, &self_closing) < 0) return -1;
+            if (self_closing && close_element(sc) < 0) return -1;
+        } else {
+            GIVE_UP(sc, "markup not handled here (CDATA, processing instruction, declaration)");
+        }
+    }
+    if (scan_misc(sc) < 0) return -1;
+    if (sc->p != sc->end) GIVE_UP(sc, "content after the root element");
+    return 0;
+}
+
+static void scanner_free(Scanner *sc) {
+    Buf *bufs[] = {&sc->e_type, &sc->e_parent, &sc->e_field, &sc->e_line, &sc->v_field,
+                   &sc->v_owner, &sc->v_line,   &sc->v_offsets, &sc->text};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_Free(bufs[i]->data);
+    PyMem_Free(sc->counts_pool);
+}
+
+static PyObject *as_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+
+/* scan(schema, data) -> (True, v5, e_type, e_parent, e_field, e_line, v_field, v_owner, v_line, v_offsets, text)
+ *                     | (False, reason, line) */
+static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *capsule;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
+    Schema *s = PyCapsule_GetPointer(capsule, "finintel.goaml.schema");
+    if (s == NULL) { PyBuffer_Release(&view); return NULL; }
+    Scanner sc;
+    memset(&sc, 0, sizeof sc);
+    sc.s = s;
+    sc.p = view.buf;
+    sc.end = sc.p + view.len;
+    sc.line = 1;
+    for (int t = 0; t < s->ntypes; t++)
+        if (s->types[t].nfields > sc.max_fields) sc.max_fields = s->types[t].nfields;
+    int rc;
+    sc.counts_pool = PyMem_Calloc((size_t)MAX_DEPTH * (size_t)(sc.max_fields ? sc.max_fields : 1), sizeof(int));
+    if (sc.counts_pool == NULL) {
+        rc = -1;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = buf_i64(&sc.v_offsets, 0) < 0 ? -1 : scan_document(&sc);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&view);
+    PyObject *result;
+    if (rc < 0) {
+        result = sc.reason == NULL ? PyErr_NoMemory() : Py_BuildValue("(Osi)", Py_False, sc.reason, (int)sc.reason_line);
+    } else {
+        result = Py_BuildValue("(OiNNNNNNNNN)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
+                               as_bytes(&sc.e_field), as_bytes(&sc.e_line), as_bytes(&sc.v_field),
+                               as_bytes(&sc.v_owner), as_bytes(&sc.v_line), as_bytes(&sc.v_offsets),
+                               as_bytes(&sc.text));
+    }
+    scanner_free(&sc);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
+    {"scan", py_scan, METH_VARARGS, "scan(schema, data) -> columns, or (False, reason, line)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "Compiled goAML extraction (see fast.py).", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }

@@ -1,0 +1,302 @@
+"""The fast path of goAML validation: certify a report clean from columns, or leave it to the reader's walk.
+
+:mod:`~finintel.formats.goaml.reader` walks every transaction through lxml and Python; that costs about 150 µs a
+transaction. Most reports an FIU receives are clean, and for a clean report the answer is only "no problems, these
+counts". This module gives that answer from columns:
+
+1. the compiled pass (``_scan.c``) checks well-formedness and the schema structure (known elements, schema order,
+   maximum and minimum counts including the profile's mandatory elements, choices) over a strict subset of XML and
+   lays every element and value out as columns;
+2. the value checks run vectorised over the value column, one leaf type at a time; whatever the quick patterns do not
+   accept is decided by the same Python function the walk uses, once per distinct value;
+3. the cross checks of the walk (positive amounts, unique transaction numbers, transaction dates before submission,
+   both sides present, identified my-client persons, valid IBANs, a report with content) run as group-bys.
+
+Soundness is one-directional and is what the tests check: a certified file is one the walk finds no problem in, with
+the same counts and schema version. Anything this module cannot decide exactly -- a file outside the XML subset, a
+value that fails a check, a foreign-currency block or involved parties, a ``reports`` collection -- returns ``None``
+and the caller runs the walk, which finds and places every problem. So the fast path never reports a problem itself:
+it only makes clean files cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mmap
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from finintel import codes
+from finintel.codes import Profile
+from finintel.formats.goaml.schema import TYPES
+from finintel.problems import FileReport
+from finintel.values import MIN_DATE, iban_is_valid, parse_bool, parse_datetime, parse_decimal, parse_int
+
+_scan: ModuleType | None
+try:
+    from finintel.formats.goaml import _scan
+except ImportError:  # pragma: no cover - a source tree without the compiled pass: every file takes the walk
+    _scan = None
+
+#: Files larger than this take the streaming walk: the columns of the fast path are held in memory at once.
+MAX_BYTES = 256 << 20
+#: goAML 5.x elements (the walk's V5_ELEMENTS without ``reportdata``, a root this pass does not take).
+_V5 = frozenset({"transaction_type", "related_persons", "related_entities"})
+#: what Python's ``str.strip()`` removes, which the compiled pass strips from every value as the walk does
+#: (``tests/test_fast_validate.py`` checks this against the running Python)
+PY_SPACES = (
+    *(0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680),
+    *range(0x2000, 0x200B),
+    *(0x2028, 0x2029, 0x202F, 0x205F, 0x3000),
+)
+
+_DECIMAL_FAST = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+_INT_FAST = r"^[+-]?[0-9]{1,18}$"
+_DATE_FAST = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DATETIME_FAST = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+#: a plain decimal greater than zero: no minus sign and a non-zero digit
+_POSITIVE = r"^\+?[0-9]*\.?[0-9]*[1-9]"
+#: leaf types by how they are checked; "enum": a closed set (codes, countries, currencies, booleans)
+_KIND = {"text": 0, "decimal": 1, "int": 2, "datetime": 3, "enum": 4}
+
+
+class _Decline(Exception):
+    """The fast path cannot certify this file; the walk decides."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    capsule: Any
+    type_index: dict[str, int]
+    gid: dict[tuple[str, str], int]  # (owner type, field) -> global field id
+    leaf: tuple[str | None, ...]  # per gid: leaf value type, None for a complex element
+    required_mask: np.ndarray  # per gid: the schema (not the profile) requires a value (FI-S002 when empty)
+    kind_code: np.ndarray  # per gid: _KIND of its leaf type (-1 for a complex element)
+
+
+@lru_cache(maxsize=8)
+def _compile(mandatory: frozenset[str]) -> _Compiled:
+    """The schema for the compiled pass; profile-mandatory elements count as required (their absence is FI-S001)."""
+    names = list(TYPES)
+    type_index = {n: i for i, n in enumerate(names)}
+    extra: dict[str, set[str]] = {}
+    for item in mandatory:
+        typename, _, element = item.partition(".")
+        extra.setdefault(typename, set()).add(element)
+    gid: dict[tuple[str, str], int] = {}
+    leaf: list[str | None] = []
+    required: list[bool] = []
+    types = []
+    for name in names:
+        ctype = TYPES[name]
+        fields = []
+        for spec in ctype.fields:
+            g = len(leaf)
+            gid[(name, spec.name)] = g
+            leaf.append(spec.type if spec.is_leaf else None)
+            required.append(spec.min > 0)
+            minimum = 1 if spec.min > 0 or spec.name in extra.get(name, ()) else 0
+            child = -1 if spec.is_leaf else type_index[spec.type]
+            fields.append((spec.name.encode(), child, minimum, spec.max, g, int(spec.name in _V5)))
+        choices = [(tuple(ctype.index[n][0] for n in c.names), c.min, c.max) for c in ctype.choices]
+        types.append((fields, choices))
+    assert _scan is not None
+    capsule = _scan.compile(types, type_index["report"], b"report", PY_SPACES)
+    kind_code = np.array([-1 if t is None else _KIND.get(t, _KIND["enum"]) for t in leaf], dtype=np.int8)
+    return _Compiled(capsule, type_index, gid, tuple(leaf), np.array(required, dtype=bool), kind_code)
+
+
+def available() -> bool:
+    return _scan is not None
+
+
+def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | None = None) -> FileReport | None:
+    """A clean :class:`FileReport` for ``path`` when the fast path can prove it clean, else ``None`` (walk it)."""
+    if _scan is None:
+        return None
+    profile = profile or codes.default_profile()
+    try:
+        size = path.stat().st_size
+        if size == 0 or size > MAX_BYTES:
+            return None
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            compiled = _compile(frozenset(profile.mandatory))
+            result = _scan.scan(compiled.capsule, data)
+    except (OSError, ValueError):
+        return None
+    if not result[0]:
+        return None
+    try:
+        stats, v5 = _check(compiled, result, profile, now)
+    except _Decline:
+        return None
+    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if v5 else "4.x")
+    report.stats = stats
+    return report
+
+
+def _i32(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<i4")
+
+
+class _Values:
+    """The value column of one file: stripped text, its field ids and owners, and which values are non-empty."""
+
+    def __init__(self, gid: np.ndarray, owner: np.ndarray, offsets: bytes, text: bytes) -> None:
+        n = len(gid)
+        text_array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+        self.gid = gid
+        self.owner = owner
+        self.value = pl.Series("value", text_array)  # already stripped by the compiled pass
+        self.present = (self.value.str.len_bytes() > 0).to_numpy()
+
+    def where(self, mask: np.ndarray) -> pl.Series:
+        return self.value.filter(pl.Series(mask))
+
+    def of(self, *gids: int) -> np.ndarray:
+        """Mask of the non-empty values of these fields."""
+        return self.present & (np.isin(self.gid, gids) if len(gids) > 1 else self.gid == gids[0])
+
+
+def _check(
+    c: _Compiled, result: tuple[Any, ...], profile: Profile, now: dt.datetime | None
+) -> tuple[dict[str, int], bool]:
+    _, v5, e_type_b, e_parent_b, e_field_b, _e_line, v_field_b, v_owner_b, _v_line, v_offsets_b, text_b = result
+    e_type, e_parent, e_field = _i32(e_type_b), _i32(e_parent_b), _i32(e_field_b)
+    values = _Values(_i32(v_field_b), _i32(v_owner_b), v_offsets_b, text_b)
+    if (c.required_mask[values.gid] & ~values.present).any():
+        raise _Decline("a required value is empty")  # FI-S002
+
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    dates = _check_values(c, values, profile, future_limit=now + dt.timedelta(days=1))
+
+    def gid(typename: str, name: str) -> int:
+        return c.gid[(typename, name)]
+
+    def of_type(*names: str) -> np.ndarray:
+        return np.isin(e_type, [c.type_index[t] for t in names])
+
+    tx_mask = of_type("transaction")
+    n_tx = int(tx_mask.sum())
+    n_parties = int(of_type("report_party").sum())
+    if n_tx + n_parties == 0:
+        raise _Decline("no transaction and no report party")  # FI-V010
+    if of_type("involved_parties", "t_foreign_currency").any():
+        raise _Decline("involved parties and foreign-currency blocks are left to the walk")
+
+    if n_tx:
+        tx_ids = np.flatnonzero(tx_mask)
+        for sides in (("t_from", "t_from_my_client"), ("t_to", "t_to_my_client")):
+            if len(np.setdiff1d(tx_ids, e_parent[of_type(*sides)], assume_unique=True)) > 0:
+                raise _Decline("a transaction without one of its sides")  # FI-V003
+        numbers = values.where(values.of(gid("transaction", "transactionnumber")))
+        if numbers.len() != n_tx or numbers.is_duplicated().any():
+            raise _Decline("duplicate transaction number")  # FI-V002
+        amounts = values.where(values.of(gid("transaction", "amount_local")))
+        if not (amounts.str.contains(_DECIMAL_FAST) & amounts.str.contains(_POSITIVE)).all():
+            raise _Decline("an amount that is not a plain positive decimal")  # FI-V001
+        submitted = dates.get(gid("report", "submission_date"))
+        booked = dates.get(gid("transaction", "date_transaction"))
+        if submitted is not None and booked is not None and (booked > submitted[0]).any():
+            raise _Decline("a transaction after the report's submission")  # FI-V008
+
+    # FI-V011: every my-client person carries an identifier or an identification element
+    persons = np.flatnonzero(of_type("t_person_my_client"))
+    if len(persons):
+        id_gids = [gid("t_person_my_client", k) for k in ("ssn", "passport_number", "id_number", "tax_number")]
+        identified = values.owner[values.of(*id_gids)]
+        with_element = e_parent[e_field == gid("t_person_my_client", "identification")]
+        if len(np.setdiff1d(persons, np.union1d(identified, with_element), assume_unique=True)) > 0:
+            raise _Decline("a my-client person without an identifier")
+
+    # FI-V009: an account's IBAN passes ISO 13616
+    ibans = values.where(values.of(gid("t_account", "iban"), gid("t_account_my_client", "iban")))
+    if not all(iban_is_valid(x) for x in ibans.unique().to_list()):
+        raise _Decline("an invalid IBAN")
+
+    stats = {"reports": 1, "transactions": n_tx, "report_parties": n_parties, "transactions_unusable": 0}
+    return stats, bool(v5)
+
+
+def _check_values(c: _Compiled, values: _Values, profile: Profile, future_limit: dt.datetime) -> dict[int, pl.Series]:
+    """Every non-empty value against its leaf type, as the walk's ``_leaf`` decides; the parsed dates by field id."""
+    kind = c.kind_code[values.gid]
+    present = values.present
+
+    text = values.where(present & (kind == _KIND["text"]))
+    long = text.filter(text.str.len_bytes() > profile.max_text_length)  # a character is at least a byte
+    if long.len() and (long.str.len_chars() > profile.max_text_length).any():
+        raise _Decline("a text longer than the profile allows")  # FI-S014
+
+    for name, pattern, parse in (("decimal", _DECIMAL_FAST, parse_decimal), ("int", _INT_FAST, parse_int)):
+        v = values.where(present & (kind == _KIND[name]))
+        for x in v.filter(~v.str.contains(pattern)).unique().to_list():
+            if parse(x) is None:
+                raise _Decline(f"not a valid {name}")  # FI-S005 / FI-S006
+
+    # the enumerated types (codes, countries, currencies, booleans): decided once per distinct (field, value)
+    enum = present & (kind == _KIND["enum"])
+    pairs = pl.DataFrame({"gid": values.gid[enum], "value": values.where(enum)}).unique()
+    for g, x in pairs.iter_rows():
+        if not _enum_ok(c.leaf[g] or "", x, profile):
+            raise _Decline(f"{c.leaf[g]} value not accepted")  # FI-S006..S010
+
+    dates: dict[int, pl.Series] = {}
+    when = present & (kind == _KIND["datetime"])
+    if when.any():
+        parsed = _datetimes(values.where(when))
+        if (parsed > future_limit).any() or (parsed < MIN_DATE).any():
+            raise _Decline("a date out of range")  # FI-V004 / FI-V005
+        gids = values.gid[when]
+        frame = pl.DataFrame({"gid": gids, "at": parsed})
+        for (g,), part in frame.partition_by("gid", as_dict=True).items():
+            dates[int(g)] = part["at"]
+    return dates
+
+
+def _enum_ok(kind: str, value: str, profile: Profile) -> bool:
+    if kind == "bool":
+        return parse_bool(value) is not None
+    if kind == "country":
+        return codes.is_country(value)
+    if kind == "currency":
+        return codes.is_currency(value)
+    if kind == "asset":
+        return codes.is_currency(value) or codes.is_crypto(value)
+    if kind.startswith("code:"):
+        codelist = profile.codelists.get(kind[5:])
+        return codelist is None or value in codelist.codes  # a listed code, strict or lenient (FI-S007, FI-S010)
+    return False  # pragma: no cover - schema.LEAF_TYPES is closed
+
+
+def _datetimes(v: pl.Series) -> pl.Series:
+    """The values parsed as ``parse_datetime`` does: quick patterns in polars, the rest in Python per distinct value."""
+    frame = pl.DataFrame({"value": v})
+    col = pl.col("value")
+    parsed = frame.select(
+        pl.when(col.str.contains(_DATETIME_FAST))
+        .then(col.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False))
+        .when(col.str.contains(_DATE_FAST))
+        .then(col.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+        .otherwise(None)
+        .alias("at")
+    )["at"]
+    slow = parsed.is_null()
+    if slow.any():
+        distinct = v.filter(slow).unique().to_list()
+        exact = [parse_datetime(x) for x in distinct]
+        if any(x is None for x in exact):
+            raise _Decline("a date that does not parse")  # FI-S004
+        lookup = pl.DataFrame(
+            {"value": distinct, "exact": exact}, schema={"value": pl.String, "exact": pl.Datetime("us")}
+        )
+        filled = frame.join(lookup, on="value", how="left", maintain_order="left")["exact"]
+        parsed = parsed.fill_null(filled)
+    return parsed

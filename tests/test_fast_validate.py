@@ -1,0 +1,306 @@
+"""The compiled fast path of `validate` (formats/goaml/fast.py, _scan.c) against the walk it shortcuts.
+
+Soundness is one-directional: a file the fast path certifies is one the walk finds no problem in, with the same
+counts and schema version. Every other file goes to the walk. These tests run both on the same files: real samples,
+synth output, targeted edge cases, and hypothesis-mutated reports (structure, values and raw bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from conftest import NOW, SAMPLE, report, transaction
+from finintel import codes
+from finintel.formats.goaml import fast
+from finintel.problems import FileReport
+from finintel.synth.config import SynthConfig
+from finintel.synth.generate import generate, write_goaml
+from finintel.validate import validate_goaml
+from test_properties import FUZZ, mutated_xml
+
+pytestmark = pytest.mark.skipif(not fast.available(), reason="the compiled pass is not built")
+
+
+def walk(path: Path, profile: codes.Profile | None = None) -> FileReport:
+    return validate_goaml(path, profile, now=NOW, fast_path=False)
+
+
+def assert_sound(path: Path, profile: codes.Profile | None = None) -> FileReport | None:
+    """certify(path) is None, or the walk agrees the file is clean with the same counts and version."""
+    certified = fast.certify(path, profile, now=NOW)
+    if certified is not None:
+        walked = walk(path, profile)
+        assert [p.code for p in walked.problems] == [], f"certified, but the walk finds {walked.problems[:3]}"
+        assert certified.stats == walked.stats
+        assert list(certified.stats) == list(walked.stats)  # same order in the JSON output
+        assert certified.schema_version == walked.schema_version
+        assert certified.file == walked.file and certified.kind == walked.kind
+    return certified
+
+
+def test_the_strip_set_is_pythons() -> None:
+    assert set(fast.PY_SPACES) == {c for c in range(0x110000) if chr(c).isspace()}
+
+
+@pytest.mark.parametrize("path", sorted((SAMPLE / "goaml").glob("*.xml")), ids=lambda p: p.name)
+def test_clean_samples_are_certified(path: Path) -> None:
+    assert assert_sound(path) is not None
+
+
+def test_invalid_sample_goes_to_the_walk() -> None:
+    path = SAMPLE / "invalid" / "INVALID_demo_str_with_errors.xml"
+    assert fast.certify(path, now=NOW) is None
+    assert validate_goaml(path, now=NOW).problems == walk(path).problems != []
+
+
+@pytest.fixture(scope="module")
+def synth_goaml(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("synth") / "goaml"
+    files = sorted(write_goaml(generate(SynthConfig(transactions=3000, seed=7)), out))
+    assert files
+    return files
+
+
+def test_synth_reports_are_certified_and_agree_with_the_walk(synth_goaml: list[Path]) -> None:
+    for path in synth_goaml:
+        assert assert_sound(path) is not None, path.name
+
+
+def test_validate_cli_output_is_the_same_either_way(synth_goaml: list[Path], cli, monkeypatch) -> None:
+    folder = synth_goaml[0].parent
+    fast_run = json.loads(cli("validate", folder, "--format", "json", "--jobs", "2").stdout)
+    monkeypatch.setattr(fast, "certify", lambda *a, **k: None)  # every file through the walk
+    walk_run = json.loads(cli("validate", folder, "--format", "json", "--jobs", "1").stdout)
+    assert fast_run == walk_run  # the same files in the same order, whatever the path and the threads
+    assert sum(f["stats"]["transactions"] for f in fast_run["files"]) == 3000
+
+
+MY_CLIENT_FROM = """
+    <t_from_my_client>
+      <from_funds_code>K</from_funds_code>
+      <from_person>
+        <first_name>Ann</first_name><last_name>Lee</last_name><birthdate>1990-01-01T00:00:00</birthdate>
+        {ident}<nationality1>GB</nationality1>
+      </from_person>
+      <from_country>GB</from_country>
+    </t_from_my_client>"""
+TO_PERSON = """
+    <t_to><to_funds_code>W</to_funds_code>
+      <to_person><first_name>Bo</first_name><last_name>Ek</last_name></to_person><to_country>SE</to_country></t_to>"""
+FOREIGN = (
+    """
+    <t_from><from_funds_code>W</from_funds_code>
+      <from_foreign_currency><foreign_currency_code>USD</foreign_currency_code>
+        <foreign_amount>1100</foreign_amount><foreign_exchange_rate>1.1</foreign_exchange_rate></from_foreign_currency>
+      <from_person><first_name>A</first_name><last_name>B</last_name></from_person><from_country>US</from_country>
+    </t_from>"""
+    + TO_PERSON
+)
+CLEAN = report(transaction())
+DECL = '<?xml version="1.0" encoding="UTF-8"?>'
+
+# (case, file text, the walk's problem code or None for a clean file, certified?)
+CASES: list[tuple[str, str | bytes, str | None, bool]] = [
+    ("clean", CLEAN, None, True),
+    ("crlf", CLEAN.replace("\n", "\r\n"), None, True),
+    ("bom, no declaration", b"\xef\xbb\xbf" + CLEAN.replace(DECL, "").encode(), None, True),
+    ("comments", CLEAN.replace("<transaction>", "<!-- a -- b? no --><transaction>"), "FI-R002", False),
+    ("comment between elements", CLEAN.replace("<transaction>", "<!-- note --><transaction>"), None, True),
+    ("unicode spaces stripped", CLEAN.replace(">DE<", ">\u00a0DE\u3000\u2028<"), None, True),
+    ("reference to a stripped CR", CLEAN.replace(">EUR<", ">EUR&#13;<"), None, True),
+    ("offset datetime", CLEAN.replace("2026-09-01T10:00:00", "2026-09-01T10:00:00+02:00"), None, True),
+    ("date only", CLEAN.replace("2026-09-01T10:00:00", "2026-09-01"), None, True),
+    ("fraction of seconds", CLEAN.replace("2026-09-01T10:00:00", "2026-09-01T10:00:00.123456789Z"), None, True),
+    ("entity in text", CLEAN.replace("Bank A", "Bank &amp; A &#x4E2D;"), None, True),
+    ("standalone in capitals", CLEAN.replace(DECL, DECL.replace("?>", ' standalone="YES"?>')), "FI-R002", False),
+    ("declaration without spaces", CLEAN.replace(DECL, '<?xml version="1.0"encoding="UTF-8"?>'), "FI-R002", False),
+    ("doctype in a comment", CLEAN.replace("<report>", "<!-- <!DOCTYPE x> --><report>"), "FI-R003", False),
+    ("duplicate number", report(transaction("A"), transaction("A")), "FI-V002", False),
+    ("after submission", report(transaction(date="2026-10-02T00:00:00")), "FI-V008", False),
+    ("in the future", CLEAN.replace("2026-10-01T09:00:00", "2027-10-01T09:00:00"), "FI-V004", False),
+    ("before 1900", report(transaction(date="1899-12-31T00:00:00")), "FI-V005", False),
+    ("impossible date", report(transaction(date="2026-02-30T00:00:00")), "FI-S004", False),
+    ("leap day", report(transaction(date="2024-02-29T23:59:59")), None, True),
+    ("zero amount", report(transaction(amount="0.00")), "FI-V001", False),
+    ("negative amount", report(transaction(amount="-5")), "FI-V001", False),
+    ("thousands separator", report(transaction(amount="1,000.00")), "FI-S005", False),
+    ("invalid IBAN", CLEAN.replace("DE89370400440532013000", "DE00370400440532013000"), "FI-V009", False),
+    ("unknown element", CLEAN.replace("<swift>", "<bogus>x</bogus><swift>"), "FI-S003", False),
+    (
+        "out of order",
+        CLEAN.replace("<swift>BANKDEFF</swift>", "").replace("</iban>", "</iban><swift>X</swift>"),
+        "FI-S013",
+        False,
+    ),
+    ("strict code", CLEAN.replace(">STR<", ">XYZ<"), "FI-S007", False),
+    ("lenient code", report(transaction(transmode="ZZ")), "FI-S010", False),
+    ("bad country", CLEAN.replace(">DE<", ">DE\u200b<"), "FI-S009", False),
+    ("bad currency", CLEAN.replace(">EUR<", ">eur<"), "FI-S008", False),
+    ("empty required value", CLEAN.replace(">111<", ">  <"), "FI-S002", False),
+    ("missing side", report(transaction(sides=TO_PERSON)), "FI-V003", False),
+    (
+        "identified my-client person",
+        report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)),
+        None,
+        True,
+    ),
+    (
+        "unidentified my-client person",
+        report(transaction(sides=MY_CLIENT_FROM.format(ident="") + TO_PERSON)),
+        "FI-V011",
+        False,
+    ),
+    (
+        "profile-mandatory element",
+        report(
+            transaction(
+                sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>").replace(
+                    "<birthdate>1990-01-01T00:00:00</birthdate>", ""
+                )
+                + TO_PERSON
+            )
+        ),
+        "FI-S001",
+        False,
+    ),
+    ("no transactions", CLEAN.replace(transaction(), ""), "FI-V010", False),
+    ("foreign currency (left to the walk)", report(transaction(sides=FOREIGN)), None, False),
+    ("CDATA", CLEAN.replace(">Bank A<", "><![CDATA[Bank A]]><"), None, False),
+    ("namespace", CLEAN.replace("<report>", '<report xmlns="urn:x">'), None, False),
+    (
+        "5.x element",
+        report(
+            transaction(extra="").replace("<transmode_code>", "<transaction_type>X</transaction_type><transmode_code>")
+        ),
+        None,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "code", "certified"), CASES, ids=[c[0] for c in CASES])
+def test_edge_cases(write, name: str, text: str | bytes, code: str | None, certified: bool) -> None:
+    path = write("r.xml", text)
+    walked = walk(path)
+    if code is None:
+        assert walked.problems == [], walked.problems
+    else:
+        assert code in {p.code for p in walked.problems}
+    assert (assert_sound(path) is not None) is certified
+    assert validate_goaml(path, now=NOW) == walked
+
+
+def test_profile_text_limit(write) -> None:
+    profile = codes.default_profile().model_copy(update={"max_text_length": 5})
+    path = write("r.xml", CLEAN)
+    assert fast.certify(path, profile, now=NOW) is None
+    assert "FI-S014" in {p.code for p in walk(path, profile).problems}
+
+
+# -- properties ------------------------------------------------------------------------------------------------------
+
+SEEDS = [p.read_bytes().decode() for p in sorted((SAMPLE / "goaml").glob("*.xml"))] + [
+    CLEAN,
+    report(transaction(sides=MY_CLIENT_FROM.format(ident="<passport_number>P</passport_number>") + TO_PERSON)),
+]
+VALUE = re.compile(r"<([a-z_0-9]+)>([^<]*)</\1>")
+tricky = st.sampled_from(
+    [
+        "",
+        " ",
+        "0",
+        "-0",
+        "+1",
+        ".5",
+        "1.",
+        "1e3",
+        "١٢٣",
+        "NaN",
+        "0.0000001",
+        "12345678901234567890",
+        "2026-02-29",
+        "2024-02-29T00:00:00",
+        "2026-09-01T24:00:00",
+        "2026-09-01 10:00",
+        "2026-09-01T10:00:00Z",
+        "2026-09-01T10:00:00-23:59",
+        "9999-12-31",
+        "0001-01-01",
+        "2026-10-01T09:00:01",
+        "\uff11\uff19\uff19\uff10-01-01"  # fullwidth digits,
+        "true",
+        "TRUE",
+        "y",
+        "EUR",
+        "eur",
+        "BTC",
+        "btc",
+        "DE",
+        "XK",
+        "GB29NWBK60161331926819",
+        "GB29 NWBK",
+        "\u00a0X\u00a0",
+        "\u2000",
+        "\u200b",
+        "a\nb",
+        "&amp;",
+        "&#13;",
+        "&#x85;",
+        "&#xA0;1&#xA0;",
+        "x" * 4001,
+    ]
+)
+
+
+def xml_text(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;") if "&#" not in s and s != "&amp;" else s
+
+
+@st.composite
+def mutated_report(draw: st.DrawFn) -> str:
+    """A seed report with some values replaced and some lines deleted, swapped or repeated."""
+    text = draw(st.sampled_from(SEEDS))
+    spans = [m.span(2) for m in VALUE.finditer(text)]
+    for _ in range(draw(st.integers(1, 4))):
+        if not spans:
+            break
+        start, end = draw(st.sampled_from(spans))
+        new = xml_text(draw(st.one_of(tricky, st.text(max_size=12))))
+        text = text[:start] + new + text[end:]
+        spans = [m.span(2) for m in VALUE.finditer(text)]
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(1, len(lines) - 2))
+        op = draw(st.sampled_from(["delete", "repeat", "swap"]))
+        if op == "delete":
+            del lines[i]
+        elif op == "repeat":
+            lines.insert(i, lines[i])
+        else:
+            lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(mutated_report())
+def test_a_certified_mutated_report_is_clean_for_the_walk(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.xml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        event("certified" if assert_sound(path) else "walked")
+
+
+@FUZZ
+@given(mutated_xml())
+def test_mutated_bytes_never_crash_the_compiled_pass(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.xml"
+        path.write_bytes(data)
+        event("certified" if assert_sound(path) else "walked")
