@@ -103,6 +103,15 @@ FOREIGN = (
     </t_from>"""
     + TO_PERSON
 )
+# a block on the to side too: the walk checks only the first side's (from, then to)
+FOREIGN_BOTH = FOREIGN.replace(
+    "<to_funds_code>W</to_funds_code>",
+    "<to_funds_code>W</to_funds_code><to_foreign_currency><foreign_currency_code>GBP</foreign_currency_code>"
+    "<foreign_amount>5</foreign_amount><foreign_exchange_rate>7</foreign_exchange_rate></to_foreign_currency>",
+)
+FOREIGN_TO_ONLY = FOREIGN_BOTH.replace(
+    FOREIGN_BOTH[: FOREIGN_BOTH.index("<from_person>")], "\n    <t_from><from_funds_code>W</from_funds_code>"
+)
 CLEAN = report(transaction())
 DECL = '<?xml version="1.0" encoding="UTF-8"?>'
 
@@ -171,7 +180,14 @@ CASES: list[tuple[str, str | bytes, str | None, bool]] = [
         False,
     ),
     ("no transactions", CLEAN.replace(transaction(), ""), "FI-V010", False),
-    ("foreign currency (left to the walk)", report(transaction(sides=FOREIGN)), None, False),
+    ("foreign currency", report(transaction(sides=FOREIGN)), None, True),
+    ("foreign rate inverted", report(transaction(sides=FOREIGN.replace(">1.1<", ">0.90909<"))), None, True),
+    ("foreign off by 2%", report(transaction(sides=FOREIGN.replace(">1100<", ">1122<"))), "FI-V006", False),
+    ("foreign is local", report(transaction(sides=FOREIGN.replace(">USD<", ">EUR<"))), "FI-V006", False),
+    ("foreign amount zero", report(transaction(sides=FOREIGN.replace(">1100<", ">0<"))), "FI-V001", False),
+    ("foreign rate zero: not checked further", report(transaction(sides=FOREIGN.replace(">1.1<", ">0<"))), None, True),
+    ("foreign on both sides: to unchecked", report(transaction(sides=FOREIGN_BOTH)), None, True),
+    ("foreign on the to side only", report(transaction(sides=FOREIGN_TO_ONLY)), "FI-V006", False),
     ("CDATA", CLEAN.replace(">Bank A<", "><![CDATA[Bank A]]><"), None, False),
     ("namespace", CLEAN.replace("<report>", '<report xmlns="urn:x">'), None, False),
     (
@@ -209,6 +225,7 @@ def test_profile_text_limit(write) -> None:
 SEEDS = [p.read_bytes().decode() for p in sorted((SAMPLE / "goaml").glob("*.xml"))] + [
     CLEAN,
     report(transaction(sides=MY_CLIENT_FROM.format(ident="<passport_number>P</passport_number>") + TO_PERSON)),
+    report(transaction("F1", sides=FOREIGN), transaction("F2", sides=FOREIGN_BOTH)),
 ]
 VALUE = re.compile(r"<([a-z_0-9]+)>([^<]*)</\1>")
 tricky = st.sampled_from(

@@ -10,11 +10,12 @@ counts". This module gives that answer from columns:
 2. the value checks run vectorised over the value column, one leaf type at a time; whatever the quick patterns do not
    accept is decided by the same Python function the walk uses, once per distinct value;
 3. the cross checks of the walk (positive amounts, unique transaction numbers, transaction dates before submission,
-   both sides present, identified my-client persons, valid IBANs, a report with content) run as group-bys.
+   both sides present, identified my-client persons, valid IBANs, a report with content) run as group-bys; the
+   foreign-currency checks run in Python with the walk's Decimal arithmetic, once per block.
 
 Soundness is one-directional and is what the tests check: a certified file is one the walk finds no problem in, with
 the same counts and schema version. Anything this module cannot decide exactly -- a file outside the XML subset, a
-value that fails a check, a foreign-currency block or involved parties, a ``reports`` collection -- returns ``None``
+value that fails a check, involved parties, a ``reports`` collection -- returns ``None``
 and the caller runs the walk, which finds and places every problem. So the fast path never reports a problem itself:
 it only makes clean files cheap.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import mmap
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -188,8 +190,8 @@ def _check(
     n_parties = int(of_type("report_party").sum())
     if n_tx + n_parties == 0:
         raise _Decline("no transaction and no report party")  # FI-V010
-    if of_type("involved_parties", "t_foreign_currency").any():
-        raise _Decline("involved parties and foreign-currency blocks are left to the walk")
+    if of_type("involved_parties").any():
+        raise _Decline("involved parties are left to the walk")
 
     if n_tx:
         tx_ids = np.flatnonzero(tx_mask)
@@ -202,6 +204,7 @@ def _check(
         amounts = values.where(values.of(gid("transaction", "amount_local")))
         if not (amounts.str.contains(_DECIMAL_FAST) & amounts.str.contains(_POSITIVE)).all():
             raise _Decline("an amount that is not a plain positive decimal")  # FI-V001
+        _check_foreign_currency(c, values, e_type, e_parent)
         submitted = dates.get(gid("report", "submission_date"))
         booked = dates.get(gid("transaction", "date_transaction"))
         if submitted is not None and booked is not None and (booked > submitted[0]).any():
@@ -223,6 +226,45 @@ def _check(
 
     stats = {"reports": 1, "transactions": n_tx, "report_parties": n_parties, "transactions_unusable": 0}
     return stats, bool(v5)
+
+
+def _check_foreign_currency(c: _Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray) -> None:
+    """FI-V006/FI-V001 as the walk checks them: per transaction, the first side (from, then to) with a foreign-currency
+    block; its currency is not the report's local one, its amount is positive and, at its rate either way, gives the
+    local amount within 1%. In Python with the walk's Decimal arithmetic: such blocks are few."""
+    blocks = np.flatnonzero(e_type == c.type_index["t_foreign_currency"])
+    if not len(blocks):
+        return
+    side = e_parent[blocks]
+    from_side = np.isin(e_type[side], [c.type_index["t_from"], c.type_index["t_from_my_client"]])
+    chosen: dict[int, int] = {}  # transaction element -> its checked block
+    for block, tx, is_from in zip(blocks.tolist(), e_parent[side].tolist(), from_side.tolist(), strict=True):
+        if is_from or tx not in chosen:
+            chosen[tx] = block
+
+    def by_owner(typename: str, name: str) -> dict[int, str]:
+        mask = values.of(c.gid[(typename, name)])
+        return dict(zip(values.owner[mask].tolist(), values.where(mask).to_list(), strict=True))
+
+    codes_ = by_owner("t_foreign_currency", "foreign_currency_code")
+    amounts = by_owner("t_foreign_currency", "foreign_amount")
+    rates = by_owner("t_foreign_currency", "foreign_exchange_rate")
+    local_amounts = by_owner("transaction", "amount_local")
+    local = next(iter(by_owner("report", "currency_code_local").values()), None)
+    for tx, block in chosen.items():
+        amount, rate = parse_decimal(amounts.get(block, "")), parse_decimal(rates.get(block, ""))
+        amount_local = parse_decimal(local_amounts.get(tx, ""))
+        if amount is None or rate is None or amount_local is None:  # pragma: no cover - required values, checked
+            raise _Decline("a foreign-currency value is missing")
+        if codes_.get(block) == local:
+            raise _Decline("the foreign currency is the local one")  # FI-V006
+        if amount <= 0:
+            raise _Decline("a foreign amount that is not positive")  # FI-V001
+        if rate <= 0 or amount_local <= 0:
+            continue  # the walk checks no further
+        tolerance = Decimal("0.01") * amount_local
+        if abs(amount * rate - amount_local) > tolerance and abs(amount / rate - amount_local) > tolerance:
+            raise _Decline("foreign amount and rate do not give the local amount")  # FI-V006
 
 
 def _check_values(c: _Compiled, values: _Values, profile: Profile, future_limit: dt.datetime) -> dict[int, pl.Series]:
