@@ -23,7 +23,6 @@ it only makes clean files cheap.
 from __future__ import annotations
 
 import datetime as dt
-import mmap
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -128,9 +127,11 @@ def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | No
         size = path.stat().st_size
         if size == 0 or size > MAX_BYTES:
             return None
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            compiled = _compile(frozenset(profile.mandatory))
-            result = _scan.scan(compiled.capsule, data)
+        # read, not mapped: a file truncated while it is scanned must not kill the process (SIGBUS)
+        data = path.read_bytes()
+        compiled = _compile(frozenset(profile.mandatory))
+        result = _scan.scan(compiled.capsule, data)
+        del data
     except (OSError, ValueError):
         return None
     if not result[0]:
