@@ -209,3 +209,37 @@ def test_memory_is_released_while_streaming(write) -> None:
     large = _peak_children(write("large.xml", report(*[transaction(f"T{i}") for i in range(3000)])))
     assert large <= small + 5
     assert large < 300
+
+
+PARTY = "<report_party><person><first_name>A</first_name><last_name>B</last_name></person></report_party>"
+
+
+def problems_of(write, text: str) -> set[tuple[str, str | None]]:
+    _units, reader = read(write("r.xml", text))
+    return {(p.code, p.path) for p in reader.problems}
+
+
+def test_the_wrappers_of_streamed_units_are_checked_too(write) -> None:
+    """transactions, activity and report_parties hold the streamed units; what else they hold is walked at the end."""
+    wrapped = report(transaction()).replace("<transaction>", "<transactions><bogus>1</bogus><transaction>", 1)
+    wrapped = wrapped.replace("</transaction>\n</report>", "</transaction></transactions>\n</report>")
+    assert problems_of(write, wrapped) == {("FI-S003", "/report/transactions/bogus")}
+
+    activity = report(transaction()).replace(transaction(), "")
+    goods = "<goods_services><item><estimated_value>abc</estimated_value><bogus2/></item></goods_services>"
+    text = activity.replace(
+        "</report>", f"<activity><report_parties>{PARTY}</report_parties>{goods}<x/></activity>\n</report>"
+    )
+    assert problems_of(write, text) == {
+        ("FI-S005", "/report/activity/goods_services/item[1]/estimated_value"),
+        ("FI-S003", "/report/activity/goods_services/item[1]/bogus2"),
+        ("FI-S003", "/report/activity/x"),
+    }
+    no_parties = activity.replace("</report>", f"<activity>{goods}</activity>\n</report>").replace("abc", "5")
+    assert ("FI-S001", "/report/activity/report_parties") in problems_of(write, no_parties.replace("<bogus2/>", ""))
+    empty = activity.replace("</report>", "<activity><report_parties></report_parties></activity>\n</report>")
+    assert ("FI-S001", "/report/activity/report_parties/report_party") in problems_of(write, empty)
+    clean = activity.replace(
+        "</report>", f"<activity><report_parties>{PARTY}{PARTY}</report_parties></activity></report>"
+    )
+    assert problems_of(write, clean) == set()

@@ -376,6 +376,7 @@ class GoamlReader:
     def _finish_report(self, report: _ReportState) -> Iterator[Unit]:
         report_id = self._ensure_report_context(report)
         d = self._walk(report.element, TYPES["report"], report.path, "report", skip=_REPORT_STREAM_WRAPPERS)
+        self._walk_wrappers(report)
         if report.transactions == 0 and report.parties == 0:
             self._problem("FI-V010", line=report.element.sourceline, path=report.path)
         indicators = [str(v) for v in (d.get("report_indicators") or {}).get("indicator", []) if v]
@@ -412,6 +413,29 @@ class GoamlReader:
         )
         yield ReportUnit(report=model, mentions=mentions, provenance=prov)
 
+    def _walk_wrappers(self, report: _ReportState) -> None:
+        """Check the wrappers of the streamed units (``transactions``, ``activity`` and its ``report_parties``) and
+        what else they hold (an activity's goods and services); the units in them were walked as they ended."""
+        for child in report.element:
+            if not isinstance(child.tag, str):
+                continue
+            name = _local(child.tag)
+            path = f"{report.path}/{name}"
+            if name == "transactions":
+                self._walk(child, TYPES["transactions"], path, name, skip=_STREAMED_TRANSACTION)
+            elif name == "activity":
+                self._walk(child, TYPES["activity"], path, name, skip=_STREAMED_PARTIES)
+                for sub in child:
+                    if isinstance(sub.tag, str) and _local(sub.tag) == "report_parties":
+                        self._walk(
+                            sub,
+                            TYPES["report_parties"],
+                            f"{path}/report_parties",
+                            "report_parties",
+                            skip=_STREAMED_PARTY,
+                            streamed={"report_party": report.parties},
+                        )
+
     # -- generic schema walk --
 
     def _walk(
@@ -423,11 +447,14 @@ class GoamlReader:
         *,
         skip: frozenset[str] = frozenset(),
         ref: str | None = None,
+        streamed: dict[str, int] | None = None,
     ) -> dict[str, Any]:
+        """Check ``el`` against ``ctype`` and return its values. Children named in ``skip`` are counted, not walked;
+        ``streamed`` counts children already walked and removed from the tree (transactions, report parties)."""
         lines: dict[str, int] = {}
         rel: dict[str, Any] = {}
         out: dict[str, Any] = {"_line": el.sourceline, "_path": path, "_lines": lines, "_rel": rel}
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = {k: n for k, n in (streamed or {}).items() if n}
         last_index = -1
         index = ctype.index
         for child in el:
@@ -1239,6 +1266,9 @@ class GoamlReader:
 
 
 _REPORT_STREAM_WRAPPERS = frozenset({"transaction", "transactions", "activity"})
+_STREAMED_TRANSACTION = frozenset({"transaction"})
+_STREAMED_PARTIES = frozenset({"report_parties"})
+_STREAMED_PARTY = frozenset({"report_party"})
 _MY_CLIENT_PERSON_TYPES = frozenset({"t_person_my_client"})
 _ACCOUNT_TYPES = frozenset({"t_account", "t_account_my_client"})
 _MEMO_TYPES = frozenset(
