@@ -22,10 +22,10 @@ from finintel.problems import FileReport, Severity, ValidationReport, make_probl
 def validate_goaml(
     path: Path, profile: Profile | None = None, *, now: dt.datetime | None = None, fast_path: bool = True
 ) -> FileReport:
-    """Every problem of one goAML file. A file the compiled pass certifies clean skips the walk (``fast.py``);
-    ``fast_path=False`` always walks."""
+    """Every problem of one goAML file. A file the compiled pass certifies clean skips the walk (``fast.py``; files
+    of 64 KiB or more, where it gains); ``fast_path=False`` always walks."""
     profile = profile or codes.default_profile()
-    if fast_path:
+    if fast_path and fast.worthwhile(path):
         certified = fast.certify(path, profile, now=now)
         if certified is not None:
             return certified
