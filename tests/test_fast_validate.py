@@ -322,3 +322,119 @@ def test_mutated_bytes_never_crash_the_compiled_pass(data: bytes) -> None:
         path = Path(tmp) / "m.xml"
         path.write_bytes(data)
         event("certified" if assert_sound(path) else "walked")
+
+
+# -- ingest from the columns -----------------------------------------------------------------------------------------
+
+
+def assert_same_read(path: Path) -> bool:
+    """read_goaml_file through the columns (when it takes the file) gives exactly the walk's buffer."""
+    from polars.testing import assert_frame_equal
+
+    from finintel.ingest import read_goaml_file
+
+    profile = codes.default_profile()
+    columns = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64)
+    walked = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False)
+    assert (columns.problems, columns.stats, columns.fatal) == (walked.problems, walked.stats, walked.fatal)
+    for attr in ("reports", "rejects", "alias", "parties_by_report", "rejected_parties_by_report"):
+        assert getattr(columns.buf, attr) == getattr(walked.buf, attr), attr
+    for table in ("transactions", "party_mentions", "account_mentions", "relations"):
+        assert_frame_equal(columns.buf.frame(table), walked.buf.frame(table))
+    from finintel.formats.goaml.reader import GoamlReader
+
+    return fast.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
+
+
+def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth_goaml: list[Path]) -> None:
+    taken = [assert_same_read(p) for p in [*synth_goaml, *sorted((SAMPLE / "goaml").glob("*.xml"))]]
+    assert sum(taken) >= len(synth_goaml) // 2  # most synthetic reports are account to account
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CLEAN,
+        CLEAN.replace("<transaction>", "<transactions><transaction>", 1).replace(
+            "</transaction>\n</report>", "</transaction></transactions>\n</report>"
+        ),
+        report(transaction("A"), transaction("B"), transaction("C", amount="5")),  # repeated subjects
+        report(transaction(sides=FOREIGN)),  # walked: a foreign-currency block
+        report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)),  # walked: person sides
+    ],
+    ids=["plain", "wrapped", "repeated", "foreign", "persons"],
+)
+def test_ingest_from_the_columns_edge_cases(write, text: str) -> None:
+    assert_same_read(write("r.xml", text))
+
+
+HELD = """
+    <t_from_my_client>
+      <from_funds_code>K</from_funds_code>
+      <from_account>
+        <institution_name>Bank A</institution_name><swift>BANKDEFF</swift><account>DE89370400440532013000</account>
+        <currency_code>EUR</currency_code><account_name>Acme GmbH</account_name><iban>DE89370400440532013000</iban>
+        <t_entity><name>Acme GmbH</name><incorporation_legal_form>GMBH</incorporation_legal_form>
+          <incorporation_number>HRB 1</incorporation_number>
+          <addresses><address><address_type>R</address_type><address>1 Road</address><city>Köln</city>
+            <country_code>DE</country_code></address></addresses>
+          <incorporation_country_code>DE</incorporation_country_code>
+          <incorporation_date>2001-02-03T00:00:00</incorporation_date></t_entity>
+        <opened>2015-01-26T00:00:00</opened>
+      </from_account>
+      <from_country>DE</from_country>
+    </t_from_my_client>"""
+SIGNED = """
+    <t_to>
+      <to_funds_code>A</to_funds_code>
+      <to_account>
+        <institution_name>Bank B</institution_name><account>222</account><currency_code>BTC</currency_code>
+        <signatory><is_primary>true</is_primary><t_person><gender>F</gender><first_name>Eva</first_name>
+          <last_name>Lind</last_name><birthdate>1980-01-01T00:00:00</birthdate><passport_number>P1</passport_number>
+          <passport_country>SE</passport_country><residence>SE</residence></t_person><role>OWN</role></signatory>
+        <signatory><t_person><first_name>Ola</first_name><last_name>Berg</last_name></t_person></signatory>
+      </to_account>
+      <to_country>SE</to_country>
+    </t_to>"""
+ACCOUNT_SEEDS = [
+    report(
+        transaction("A", sides=HELD + SIGNED),
+        transaction("B", sides=HELD + SIGNED.replace(">Ola<", ">Olaf<")),
+        transaction("C", sides=HELD.replace("t_from_my_client", "t_from") + SIGNED, amount="12.5"),
+        transaction("D"),
+    ),
+    CLEAN,
+]
+
+
+@st.composite
+def mutated_account_report(draw: st.DrawFn) -> str:
+    """An account-to-account report with one or two values replaced or a line repeated or deleted."""
+    text = draw(st.sampled_from(ACCOUNT_SEEDS))
+    for _ in range(draw(st.integers(1, 2))):
+        spans = [m.span(2) for m in VALUE.finditer(text)]
+        start, end = draw(st.sampled_from(spans))
+        new = draw(st.one_of(st.sampled_from(["", " x ", "1", "DE", "true", "2020-01-01", "Acme GmbH"]), tricky))
+        text = text[:start] + xml_text(new) + text[end:]
+    lines = text.split("\n")
+    if draw(st.booleans()):
+        i = draw(st.integers(1, len(lines) - 2))
+        if draw(st.booleans()):
+            lines.insert(i, lines[i])
+        else:
+            del lines[i]
+    return "\n".join(lines)
+
+
+def test_account_seeds_are_read_from_the_columns(write) -> None:
+    for i, text in enumerate(ACCOUNT_SEEDS):
+        assert assert_same_read(write(f"s{i}.xml", text))
+
+
+@FUZZ
+@given(st.one_of(mutated_account_report(), mutated_report()))
+def test_a_mutated_report_read_from_the_columns_is_the_walks(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.xml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        event("columns" if assert_same_read(path) else "walked")

@@ -249,7 +249,10 @@ typedef struct {
     int max_fields;
     int v5;
     Buf e_type, e_parent, e_field, e_line;
+    Buf e_end, e_vstart, e_vend, e_cstart, e_cend; /* extents of each element's subtree (with `extents`) */
     Buf v_field, v_owner, v_line, v_offsets, text;
+    Buf canon;   /* the document in a form where two subtrees are equal bytes when lxml serialises them equally */
+    int extents; /* record the extents and the canonical form (ingest), or not (validate) */
     int32_t n_elements, n_values;
     const char *reason; /* why the pass gave up (NULL: a memory error) */
     int32_t reason_line;
@@ -521,7 +524,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     Py_ssize_t len = p - name;
     if (len == 0 || len > MAX_NAME) GIVE_UP(sc, "element name");
     while (p < end && is_space(*p)) {
-        if (*p == '\n') sc->line++;
+        if (*p == '\n' || *p == '\r') GIVE_UP(sc, "a start tag over several lines"); /* its line is ambiguous */
         p++;
     }
     if (p >= end) GIVE_UP(sc, "unterminated tag");
@@ -568,12 +571,21 @@ static int open_element(Scanner *sc, int *self_closing) {
     fr->last = -1;
     int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
     int32_t gid = f == NULL ? -1 : f->gid;
+    /* canonical form: \x01 name \x02, the decoded text and the children, \x03 (no XML character is one of these) */
+    if (sc->extents && (buf_put(&sc->canon, "\x01", 1) < 0 || buf_put(&sc->canon, name, (size_t)len) < 0 ||
+                        buf_put(&sc->canon, "\x02", 1) < 0))
+        return -1;
     if (child >= 0) {
         fr->inst = sc->n_elements++;
         fr->counts = sc->counts_pool + (size_t)sc->depth * (size_t)sc->max_fields;
         memset(fr->counts, 0, sizeof(int) * (size_t)sc->s->types[child].nfields);
         if (buf_i32(&sc->e_type, child) < 0 || buf_i32(&sc->e_parent, parent) < 0 || buf_i32(&sc->e_field, gid) < 0 ||
             buf_i32(&sc->e_line, sc->line) < 0)
+            return -1;
+        if (sc->extents && (buf_i32(&sc->e_end, 0) < 0 || buf_i32(&sc->e_vstart, sc->n_values) < 0 ||
+                            buf_i32(&sc->e_vend, 0) < 0 ||
+                            buf_i64(&sc->e_cstart, (int64_t)(sc->canon.len - (size_t)len - 2)) < 0 ||
+                            buf_i64(&sc->e_cend, 0) < 0))
             return -1;
     } else {
         fr->inst = sc->n_values++;
@@ -589,9 +601,15 @@ static int open_element(Scanner *sc, int *self_closing) {
 
 static int close_element(Scanner *sc) {
     Frame *fr = &sc->stack[sc->depth - 1];
+    if (sc->extents && buf_put(&sc->canon, "\x03", 1) < 0) return -1;
     if (fr->type < 0) {
         if (record_value_end(sc, fr->text_start) < 0) return -1;
     } else {
+        if (sc->extents) { /* the subtree's extents, in the slots reserved when the element opened */
+            ((int32_t *)sc->e_end.data)[fr->inst] = sc->n_elements;
+            ((int32_t *)sc->e_vend.data)[fr->inst] = sc->n_values;
+            ((int64_t *)sc->e_cend.data)[fr->inst] = (int64_t)sc->canon.len;
+        }
         const Type *ty = &sc->s->types[fr->type];
         for (int i = 0; i < ty->nfields; i++)
             if (ty->fields[i].min > 0 && fr->counts[i] == 0) GIVE_UP(sc, "mandatory element missing");
@@ -634,7 +652,10 @@ static int scan_document(Scanner *sc) {
             size_t before = sc->text.len;
             if (scan_text(sc, &sc->text, 0) < 0) return -1;
             if (sc->text.len - before > MAX_VALUE_BYTES) GIVE_UP(sc, "value too long");
-        } else if (scan_text(sc, NULL, 0) < 0) {
+            if (sc->extents && sc->text.len > before &&  /* unstripped: lxml serialises the text as it is */
+                buf_put(&sc->canon, sc->text.data + before, sc->text.len - before) < 0)
+                return -1;
+        } else if (scan_text(sc, sc->extents ? &sc->canon : NULL, 0) < 0) {
             return -1;
         }
         if (sc->p >= sc->end) GIVE_UP(sc, "unexpected end of file");
@@ -657,20 +678,27 @@ static int scan_document(Scanner *sc) {
 }
 
 static void scanner_free(Scanner *sc) {
-    Buf *bufs[] = {&sc->e_type, &sc->e_parent, &sc->e_field, &sc->e_line, &sc->v_field,
-                   &sc->v_owner, &sc->v_line,   &sc->v_offsets, &sc->text};
+    Buf *bufs[] = {&sc->e_type,   &sc->e_parent, &sc->e_field,   &sc->e_line, &sc->e_end,
+                   &sc->e_vstart, &sc->e_vend,   &sc->e_cstart,  &sc->e_cend, &sc->v_field,
+                   &sc->v_owner,  &sc->v_line,   &sc->v_offsets, &sc->text,   &sc->canon};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_Free(bufs[i]->data);
     PyMem_Free(sc->counts_pool);
 }
 
 static PyObject *as_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
 
-/* scan(schema, data) -> (True, v5, e_type, e_parent, e_field, e_line, v_field, v_owner, v_line, v_offsets, text)
- *                     | (False, reason, line) */
+/* scan(schema, data, extents=False)
+ *   -> (True, v5, e_type, e_parent, e_field, e_line, v_field, v_owner, v_line, v_offsets, text,
+ *       e_end, e_vstart, e_vend, e_cstart, e_cend, canon)     (the last six empty unless extents)
+ *    | (False, reason, line)
+ * e_end: the index after an element's last descendant; e_vstart/e_vend: the values of its subtree; e_cstart/e_cend:
+ * its subtree in `canon`, where two subtrees are equal bytes exactly when lxml serialises them equally (names, text
+ * decoded and line ends normalised, whitespace between elements included, comments left out). */
 static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *capsule;
     Py_buffer view;
-    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
+    int extents = 0;
+    if (!PyArg_ParseTuple(args, "Oy*|p", &capsule, &view, &extents)) return NULL;
     Schema *s = PyCapsule_GetPointer(capsule, "finintel.goaml.schema");
     if (s == NULL) { PyBuffer_Release(&view); return NULL; }
     Scanner sc;
@@ -679,6 +707,7 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     sc.p = view.buf;
     sc.end = sc.p + view.len;
     sc.line = 1;
+    sc.extents = extents;
     for (int t = 0; t < s->ntypes; t++)
         if (s->types[t].nfields > sc.max_fields) sc.max_fields = s->types[t].nfields;
     int rc;
@@ -695,10 +724,11 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     if (rc < 0) {
         result = sc.reason == NULL ? PyErr_NoMemory() : Py_BuildValue("(Osi)", Py_False, sc.reason, (int)sc.reason_line);
     } else {
-        result = Py_BuildValue("(OiNNNNNNNNN)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
+        result = Py_BuildValue("(OiNNNNNNNNNNNNNNN)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
                                as_bytes(&sc.e_field), as_bytes(&sc.e_line), as_bytes(&sc.v_field),
                                as_bytes(&sc.v_owner), as_bytes(&sc.v_line), as_bytes(&sc.v_offsets),
-                               as_bytes(&sc.text));
+                               as_bytes(&sc.text), as_bytes(&sc.e_end), as_bytes(&sc.e_vstart), as_bytes(&sc.e_vend),
+                               as_bytes(&sc.e_cstart), as_bytes(&sc.e_cend), as_bytes(&sc.canon));
     }
     scanner_free(&sc);
     return result;
@@ -706,7 +736,7 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
-    {"scan", py_scan, METH_VARARGS, "scan(schema, data) -> columns, or (False, reason, line)"},
+    {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=False) -> columns, or (False, reason, line)"},
     {NULL, NULL, 0, NULL},
 };
 

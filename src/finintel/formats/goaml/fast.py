@@ -23,6 +23,7 @@ it only makes clean files cheap.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -36,7 +37,9 @@ import pyarrow as pa
 
 from finintel import codes
 from finintel.codes import Profile
+from finintel.formats.goaml.reader import _MEMO_TYPES, _REPORT_STREAM_WRAPPERS, GoamlReader, Mention, _ReportState
 from finintel.formats.goaml.schema import TYPES
+from finintel.model import Relation, Report
 from finintel.problems import FileReport
 from finintel.values import MIN_DATE, iban_is_valid, parse_bool, parse_datetime, parse_decimal, parse_int
 
@@ -48,6 +51,9 @@ except ImportError:  # pragma: no cover - a source tree without the compiled pas
 
 #: Files larger than this take the streaming walk: the columns of the fast path are held in memory at once.
 MAX_BYTES = 256 << 20
+#: Files larger than this are walked by ingest: reading from the columns holds Python objects for every value of the
+#: file at once (about 16 bytes of memory per byte of XML: 70 MB for a 4.3 MB report), the walk streams.
+MAX_INGEST_BYTES = 32 << 20
 #: Files smaller than this take the walk: the fast path costs about 4 ms a file whatever its size, the walk about
 #: 4 ms per 100 transactions (80 KB) of the repetitive reports banks file (measured 2026-12-01).
 MIN_BYTES = 64 << 10
@@ -81,6 +87,11 @@ class _Compiled:
     type_index: dict[str, int]
     gid: dict[tuple[str, str], int]  # (owner type, field) -> global field id
     leaf: tuple[str | None, ...]  # per gid: leaf value type, None for a complex element
+    name: tuple[str, ...]  # per gid: the element name
+    child: tuple[str, ...]  # per gid: the complex type of the element ("" for a value)
+    many: tuple[bool, ...]  # per gid: may repeat (the walk gives a list and numbered paths)
+    position: tuple[int, ...]  # per gid: its position among its parent type's fields (schema order)
+    type_names: tuple[str, ...]  # per type index
     required_mask: np.ndarray  # per gid: the schema (not the profile) requires a value (FI-S002 when empty)
     kind_code: np.ndarray  # per gid: _KIND of its leaf type (-1 for a complex element)
 
@@ -97,6 +108,7 @@ def _compile(mandatory: frozenset[str]) -> _Compiled:
     gid: dict[tuple[str, str], int] = {}
     leaf: list[str | None] = []
     required: list[bool] = []
+    info: list[tuple[str, str, bool, int]] = []
     types = []
     for name in names:
         ctype = TYPES[name]
@@ -105,6 +117,7 @@ def _compile(mandatory: frozenset[str]) -> _Compiled:
             g = len(leaf)
             gid[(name, spec.name)] = g
             leaf.append(spec.type if spec.is_leaf else None)
+            info.append((spec.name, "" if spec.is_leaf else spec.type, spec.max > 1, ctype.index[spec.name][0]))
             required.append(spec.min > 0)
             minimum = 1 if spec.min > 0 or spec.name in extra.get(name, ()) else 0
             child = -1 if spec.is_leaf else type_index[spec.type]
@@ -114,7 +127,19 @@ def _compile(mandatory: frozenset[str]) -> _Compiled:
     assert _scan is not None
     capsule = _scan.compile(types, type_index["report"], b"report", PY_SPACES)
     kind_code = np.array([-1 if t is None else _KIND.get(t, _KIND["enum"]) for t in leaf], dtype=np.int8)
-    return _Compiled(capsule, type_index, gid, tuple(leaf), np.array(required, dtype=bool), kind_code)
+    return _Compiled(
+        capsule,
+        type_index,
+        gid,
+        tuple(leaf),
+        tuple(i[0] for i in info),
+        tuple(i[1] for i in info),
+        tuple(i[2] for i in info),
+        tuple(i[3] for i in info),
+        tuple(names),
+        np.array(required, dtype=bool),
+        kind_code,
+    )
 
 
 def available() -> bool:
@@ -131,9 +156,28 @@ def worthwhile(path: Path) -> bool:
 
 def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | None = None) -> FileReport | None:
     """A clean :class:`FileReport` for ``path`` when the fast path can prove it clean, else ``None`` (walk it)."""
+    checked = _certified(path, profile or codes.default_profile(), now, extents=False)
+    if checked is None:
+        return None
+    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if checked.v5 else "4.x")
+    report.stats = checked.stats
+    return report
+
+
+@dataclass(slots=True)
+class _Checked:
+    """A file the fast path certified clean: the compiled pass's columns and the counts."""
+
+    compiled: _Compiled
+    result: tuple[Any, ...]
+    values: _Values
+    stats: dict[str, int]
+    v5: bool
+
+
+def _certified(path: Path, profile: Profile, now: dt.datetime | None, *, extents: bool) -> _Checked | None:
     if _scan is None:
         return None
-    profile = profile or codes.default_profile()
     try:
         size = path.stat().st_size
         if size == 0 or size > MAX_BYTES:
@@ -141,19 +185,18 @@ def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | No
         # read, not mapped: a file truncated while it is scanned must not kill the process (SIGBUS)
         data = path.read_bytes()
         compiled = _compile(frozenset(profile.mandatory))
-        result = _scan.scan(compiled.capsule, data)
+        result = _scan.scan(compiled.capsule, data, extents)
         del data
     except (OSError, ValueError):
         return None
     if not result[0]:
         return None
+    values = _Values(_i32(result[6]), _i32(result[7]), result[9], result[10])
     try:
-        stats, v5 = _check(compiled, result, profile, now)
+        stats, v5 = _check(compiled, result, values, profile, now)
     except _Decline:
         return None
-    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if v5 else "4.x")
-    report.stats = stats
-    return report
+    return _Checked(compiled, result, values, stats, v5)
 
 
 def _i32(raw: bytes) -> np.ndarray:
@@ -180,11 +223,10 @@ class _Values:
 
 
 def _check(
-    c: _Compiled, result: tuple[Any, ...], profile: Profile, now: dt.datetime | None
+    c: _Compiled, result: tuple[Any, ...], values: _Values, profile: Profile, now: dt.datetime | None
 ) -> tuple[dict[str, int], bool]:
-    _, v5, e_type_b, e_parent_b, e_field_b, _e_line, v_field_b, v_owner_b, _v_line, v_offsets_b, text_b = result
+    v5, e_type_b, e_parent_b, e_field_b = result[1:5]
     e_type, e_parent, e_field = _i32(e_type_b), _i32(e_parent_b), _i32(e_field_b)
-    values = _Values(_i32(v_field_b), _i32(v_owner_b), v_offsets_b, text_b)
     if (c.required_mask[values.gid] & ~values.present).any():
         raise _Decline("a required value is empty")  # FI-S002
 
@@ -354,3 +396,258 @@ def _datetimes(v: pl.Series) -> pl.Series:
         filled = frame.join(lookup, on="value", how="left", maintain_order="left")["exact"]
         parsed = parsed.fill_null(filled)
     return parsed
+
+
+# -- ingest: the reader's rows from the columns ----------------------------------------------------------------------
+
+#: Element types the column reader takes; a file with any other (conductors, person or entity sides, directors,
+#: related entities or persons, foreign currency, involved parties, activity reports) is walked.
+_INGEST_TYPES = frozenset(
+    {
+        *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
+        *("t_from", "t_from_my_client", "t_to", "t_to_my_client"),
+        *("t_account", "t_account_my_client", "t_entity", "t_entity_my_client"),
+        *("signatory", "signatory_my_client", "t_person", "t_person_my_client", "t_person_identification"),
+        *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
+    }
+)
+_SIDE_SUBJECTS = frozenset({"from_person", "from_entity", "to_person", "to_entity", "t_conductor"})
+
+
+@dataclass(slots=True)
+class ColumnRead:
+    """What the reader's units of one file add to an ingest buffer, in the order the walk makes them."""
+
+    transactions: list[dict[str, Any]]
+    mentions: list[Mention]
+    relations: list[Relation]
+    report: Report
+
+
+def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
+    """The rows ``ingest`` would take from ``iter(reader)`` for ``path``, when the fast path certifies it clean and
+    it holds only account-to-account transactions (holders, signatories, addresses); else ``None`` (walk it).
+
+    Transactions become rows directly from the columns. Subjects (accounts with their holders and signatories) are
+    made by the reader's own builders from the dict its walk would give, once per distinct subject: a subject
+    repeated in the report (same type, same content as lxml serialises it) is the first one's, as in the walk, so
+    mention ids, provenance, relations and rows come out the same. ``reader`` must be fresh (not iterated).
+    """
+    try:
+        if path.stat().st_size > MAX_INGEST_BYTES:
+            return None
+    except OSError:
+        return None
+    checked = _certified(path, reader.profile, now, extents=True)
+    if checked is None:
+        return None
+    c = checked.compiled
+    present = {c.type_names[t] for t in np.unique(_i32(checked.result[2])).tolist()}
+    if not present <= _INGEST_TYPES:
+        return None
+    fields = {c.name[g] for g in np.unique(_i32(checked.result[4])).tolist() if g >= 0}
+    if fields & _SIDE_SUBJECTS:
+        return None
+    return _ColumnReader(checked, reader).read()
+
+
+class _ColumnReader:
+    def __init__(self, checked: _Checked, reader: GoamlReader) -> None:
+        c = self.c = checked.compiled
+        r = checked.result
+        self.reader = reader
+        self.v5 = checked.v5
+        self.e_type_array = _i32(r[2])
+        self.e_field: list[int] = _i32(r[4]).tolist()
+        self.e_line: list[int] = _i32(r[5]).tolist()
+        self.v_field: list[int] = _i32(r[6]).tolist()
+        self.v_owner: list[int] = _i32(r[7]).tolist()
+        self.v_line: list[int] = _i32(r[8]).tolist()
+        self.e_end: list[int] = _i32(r[11]).tolist()
+        self.e_vstart: list[int] = _i32(r[12]).tolist()
+        self.e_vend: list[int] = _i32(r[13]).tolist()
+        self.e_cstart: list[int] = np.frombuffer(r[14], dtype="<i8").tolist()
+        self.e_cend: list[int] = np.frombuffer(r[15], dtype="<i8").tolist()
+        self.canon: bytes = r[16]
+        self.owner = _i32(r[7])
+        self.gid = _i32(r[6])
+        self.field = _i32(r[4])
+        self.text: list[str] = checked.values.value.to_list()
+        self.subjects: dict[tuple[str, bytes], dict[str, Any]] = {}
+        parsers: dict[str, Callable[[str], Any]] = {
+            "decimal": parse_decimal,
+            "datetime": parse_datetime,
+            "int": parse_int,
+            "bool": parse_bool,
+            "asset": str.upper,
+        }
+        # per field id: how the walk's _leaf turns the (valid, stripped) text into the value
+        self.parse: list[Callable[[str], Any] | None] = [parsers.get(t or "") for t in c.leaf]
+
+    def leaf(self, v: int) -> Any:
+        text = self.text[v]
+        if not text:
+            return None
+        parse = self.parse[self.v_field[v]]
+        return text if parse is None else parse(text)
+
+    def element(self, e: int, path: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """What ``GoamlReader._walk`` returns for element ``e`` of a certified file (no problem, every value valid)."""
+        c = self.c
+        lines: dict[str, int] = {}
+        out: dict[str, Any] = {"_line": self.e_line[e], "_path": path, "_lines": lines, "_rel": {}}
+        children: list[tuple[int, int, bool]] = []  # (schema position, index, is a value): document order
+        v_owner, v_field, position = self.v_owner, self.v_field, c.position
+        for v in range(self.e_vstart[e], self.e_vend[e]):
+            if v_owner[v] == e:
+                children.append((position[v_field[v]], v, True))
+        k, end = e + 1, self.e_end[e]
+        while k < end:
+            children.append((position[self.e_field[k]], k, False))
+            k = self.e_end[k]
+        children.sort()
+        counts: dict[str, int] = {}
+        for _position, i, is_value in children:
+            if is_value:
+                g = v_field[i]
+                name = c.name[g]
+                value = self.leaf(i)
+                lines[name] = self.v_line[i]
+            else:
+                g = self.e_field[i]
+                name = c.name[g]
+                if name in skip:
+                    continue
+                n = counts[name] = counts.get(name, 0) + 1
+                child_path = f"{path}/{name}[{n}]" if c.many[g] else f"{path}/{name}"
+                child = c.child[g]
+                value = self.subject(i, child, child_path) if child in _MEMO_TYPES else self.element(i, child_path)
+            if c.many[g]:
+                out.setdefault(name, []).append(value)
+            else:
+                out[name] = value
+        return out
+
+    def subject(self, e: int, typename: str, path: str) -> dict[str, Any]:
+        """``GoamlReader._walk_subject``: a repeated subtree (same type, same serialised content) is the first one."""
+        key = (typename, self.canon[self.e_cstart[e] : self.e_cend[e]])
+        cached = self.subjects.get(key)
+        if cached is not None:
+            return cached
+        value = self.element(e, path)
+        value["_key"] = key  # (no foreign-currency block in the files taken here)
+        self.subjects[key] = value
+        return value
+
+    def header(self) -> dict[str, str]:
+        """The header values ``GoamlReader._ensure_report_context`` reads."""
+        c, values = self.c, {}
+        owner = self.owner
+        for v in np.flatnonzero(owner == 0).tolist():
+            values[c.name[self.v_field[v]]] = self.text[v]
+        locations = np.flatnonzero(self.field == c.gid[("report", "location")])
+        country = c.gid[("t_address", "country_code")]
+        for v in np.flatnonzero(np.isin(owner, locations) & (self.gid == country)).tolist():
+            if self.text[v]:
+                values["location_country"] = self.text[v]
+        return values
+
+    def read(self) -> ColumnRead:
+        reader, c = self.reader, self.c
+        reader.schema_version = "5.x" if self.v5 else "4.x"
+        reader.stats["reports"] = 1
+        report = _ReportState(None, 1, "/report")
+        reader._report = report
+        report_id = reader.set_report_context(report, self.header())
+        wrapped = c.gid[("transactions", "transaction")]
+        tx_type = c.type_index["transaction"]
+        tx_field = {
+            c.gid[("transaction", name)]: (name, self.parse[c.gid[("transaction", name)]]) for name in _TX_FIELDS
+        }
+        side_names = {
+            c.gid[("transaction", f"t_{side}{suffix}")]: (side, bool(suffix))
+            for side in ("from", "to")
+            for suffix in ("", "_my_client")
+        }
+        rows: list[dict[str, Any]] = []
+        mentions: list[Mention] = []
+        relations: list[Relation] = []
+        local = report.local_currency
+        # the transactions' own values, grouped by transaction (values are in document order)
+        is_tx = np.asarray(self.e_type_array == tx_type)
+        own = np.flatnonzero(is_tx[self.owner] & np.isin(self.gid, list(tx_field)))
+        own_owner = self.owner[own]
+        transactions = np.flatnonzero(is_tx)
+        bounds = [*np.searchsorted(own_owner, transactions, side="left").tolist(), len(own)]
+        own_list, text = own.tolist(), self.text
+        for i, e in enumerate(transactions.tolist()):
+            report.transactions += 1
+            middle = "/transactions" if self.e_field[e] == wrapped else ""
+            path = f"{report.path}{middle}/transaction[{report.transactions}]"
+            values: dict[str, Any] = {}
+            for v in own_list[bounds[i] : bounds[i + 1]]:
+                if text[v]:
+                    name, parse = tx_field[self.v_field[v]]
+                    values[name] = text[v] if parse is None else parse(text[v])
+            number = values.get("transactionnumber") or ""
+            amount = values.get("amount_local")
+            row: dict[str, Any] = {
+                "transaction_id": f"{report.rentity_id}:{number}",
+                "transaction_number": number,
+                "report_id": report_id,
+                "timestamp": values.get("date_transaction"),
+                "value_date": values.get("value_date"),
+                "posting_date": values.get("date_posting"),
+                "amount": amount,
+                "currency": local,
+                "amount_local": amount,
+                "currency_local": local,
+                "transmode_code": values.get("transmode_code"),
+                "transmode_comment": values.get("transmode_comment"),
+                "transaction_type": values.get("transaction_type"),
+                "description": values.get("transaction_description"),
+                "location": values.get("transaction_location"),
+                "internal_ref": values.get("internal_ref_number"),
+                "late_deposit": values.get("late_deposit"),
+                "comments": values.get("comments"),
+                "source_file": reader.file,
+                "source_line": self.e_line[e],
+            }
+            k, end = e + 1, self.e_end[e]
+            while k < end:  # the sides, from before to (schema order)
+                side_info = side_names.get(self.e_field[k])
+                if side_info is not None:
+                    side, my_client = side_info
+                    block = self.subject(k, c.child[self.e_field[k]], f"{path}/{c.name[self.e_field[k]]}")
+                    info = {"my_client": my_client, "block": block}
+                    account_id, party_id = reader._side_subject(info, side, report, mentions, relations)
+                    row[f"{side}_account_id"] = account_id
+                    row[f"{side}_party_id"] = party_id
+                    row[f"{side}_funds_code"] = block.get(f"{side}_funds_code")
+                    row[f"{side}_country"] = block.get(f"{side}_country")
+                    row[f"{side}_my_client"] = my_client
+                k = self.e_end[k]
+            rows.append(row)
+        reader.stats["transactions"] = report.transactions
+        unit = reader.report_unit(self.element(0, report.path, skip=_REPORT_STREAM_WRAPPERS), self.e_line[0], report)
+        mentions.extend(unit.mentions)
+        reader._report = None
+        return ColumnRead(rows, mentions, relations, unit.report)
+
+
+#: transaction-level values a transaction row takes (the sides are elements)
+_TX_FIELDS = (
+    "transactionnumber",
+    "internal_ref_number",
+    "transaction_location",
+    "transaction_description",
+    "date_transaction",
+    "late_deposit",
+    "date_posting",
+    "value_date",
+    "transaction_type",
+    "transmode_code",
+    "transmode_comment",
+    "amount_local",
+    "comments",
+)

@@ -356,6 +356,10 @@ class GoamlReader:
                 for sub in child:
                     if isinstance(sub.tag, str) and _local(sub.tag) == "country_code" and sub.text:
                         values["location_country"] = sub.text.strip()
+        return self.set_report_context(report, values)
+
+    def set_report_context(self, report: _ReportState, values: dict[str, str]) -> str:
+        """Report id, local currency, submission date and jurisdiction from the header's (stripped) values."""
         report.rentity_id = values.get("rentity_id") or "unknown"
         ref = values.get("entity_reference")
         if ref:
@@ -374,14 +378,20 @@ class GoamlReader:
         return report.report_id
 
     def _finish_report(self, report: _ReportState) -> Iterator[Unit]:
-        report_id = self._ensure_report_context(report)
+        self._ensure_report_context(report)
         d = self._walk(report.element, TYPES["report"], report.path, "report", skip=_REPORT_STREAM_WRAPPERS)
         self._walk_wrappers(report)
+        yield self.report_unit(d, report.element.sourceline, report)
+
+    def report_unit(self, d: dict[str, Any], line: int | None, report: _ReportState) -> ReportUnit:
+        """The unit of a walked report header ``d`` (the walk's output, or the same built by ``fast.read_columns``)
+        with the reporting person's mention."""
+        report_id = report.report_id or ""
         if report.transactions == 0 and report.parties == 0:
-            self._problem("FI-V010", line=report.element.sourceline, path=report.path)
+            self._problem("FI-V010", line=line, path=report.path)
         indicators = [str(v) for v in (d.get("report_indicators") or {}).get("indicator", []) if v]
         prov = construct(
-            Provenance, report_id=report_id, file=self.file, line=report.element.sourceline, path=report.path
+            Provenance, report_id=report_id, file=self.file, line=line, path=report.path
         )
         mentions: list[Mention] = []
         rp = d.get("reporting_person")
@@ -411,7 +421,7 @@ class GoamlReader:
             transaction_count=report.transactions,
             party_count=report.parties,
         )
-        yield ReportUnit(report=model, mentions=mentions, provenance=prov)
+        return ReportUnit(report=model, mentions=mentions, provenance=prov)
 
     def _walk_wrappers(self, report: _ReportState) -> None:
         """Check the wrappers of the streamed units (``transactions``, ``activity`` and its ``report_parties``) and
