@@ -37,7 +37,16 @@ import pyarrow as pa
 
 from finintel import codes
 from finintel.codes import Profile
-from finintel.formats.goaml.reader import _MEMO_TYPES, _REPORT_STREAM_WRAPPERS, GoamlReader, Mention, _ReportState
+from finintel.formats.goaml.reader import (
+    _MEMO_TYPES,
+    _REPORT_STREAM_WRAPPERS,
+    _SCALARS,
+    V5_ELEMENTS,
+    GoamlReader,
+    Mention,
+    _ReportState,
+    transaction_fields,
+)
 from finintel.formats.goaml.schema import TYPES
 from finintel.model import Relation, Report
 from finintel.problems import FileReport
@@ -57,8 +66,8 @@ MAX_INGEST_BYTES = 32 << 20
 #: Files smaller than this take the walk: the fast path costs about 4 ms a file whatever its size, the walk about
 #: 4 ms per 100 transactions (80 KB) of the repetitive reports banks file (measured 2026-12-01).
 MIN_BYTES = 64 << 10
-#: goAML 5.x elements (the walk's V5_ELEMENTS without ``reportdata``, a root this pass does not take).
-_V5 = frozenset({"transaction_type", "related_persons", "related_entities"})
+#: goAML 5.x elements below the root (``reportdata``, a 5.x root, is one this pass does not take).
+_V5 = V5_ELEMENTS - {"reportdata"}
 #: what Python's ``str.strip()`` removes, which the compiled pass strips from every value as the walk does
 #: (``tests/test_fast_validate.py`` checks this against the running Python)
 PY_SPACES = (
@@ -159,9 +168,60 @@ def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | No
     checked = _certified(path, profile or codes.default_profile(), now, extents=False)
     if checked is None:
         return None
-    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if checked.v5 else "4.x")
+    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if checked.columns.v5 else "4.x")
     report.stats = checked.stats
     return report
+
+
+@dataclass(slots=True)
+class _Columns:
+    """The compiled pass's output (``_scan.scan``), named. Elements: type index, parent element, field id, line;
+    values: field id, owner element, line; with ``extents``, per element the index after its subtree, its values'
+    range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes)."""
+
+    v5: bool
+    e_type: np.ndarray
+    e_parent: np.ndarray
+    e_field: np.ndarray
+    e_line: np.ndarray
+    v_field: np.ndarray
+    v_owner: np.ndarray
+    v_line: np.ndarray
+    v_offsets: bytes
+    text: bytes
+    e_end: np.ndarray
+    e_vstart: np.ndarray
+    e_vend: np.ndarray
+    e_cstart: np.ndarray
+    e_cend: np.ndarray
+    canon: bytes
+
+    @classmethod
+    def of(cls, result: tuple[Any, ...]) -> _Columns:
+        def i32(i: int) -> np.ndarray:
+            return np.frombuffer(result[i], dtype="<i4")
+
+        def i64(i: int) -> np.ndarray:
+            return np.frombuffer(result[i], dtype="<i8")
+
+        return cls(
+            v5=bool(result[1]),
+            e_type=i32(2),
+            e_parent=i32(3),
+            e_field=i32(4),
+            e_line=i32(5),
+            v_field=i32(6),
+            v_owner=i32(7),
+            v_line=i32(8),
+            v_offsets=result[9],
+            text=result[10],
+            e_end=i32(11),
+            e_vstart=i32(12),
+            e_vend=i32(13),
+            e_cstart=i64(14),
+            e_cend=i64(15),
+            canon=result[16],
+        )
 
 
 @dataclass(slots=True)
@@ -169,18 +229,19 @@ class _Checked:
     """A file the fast path certified clean: the compiled pass's columns and the counts."""
 
     compiled: _Compiled
-    result: tuple[Any, ...]
+    columns: _Columns
     values: _Values
     stats: dict[str, int]
-    v5: bool
 
 
-def _certified(path: Path, profile: Profile, now: dt.datetime | None, *, extents: bool) -> _Checked | None:
+def _certified(
+    path: Path, profile: Profile, now: dt.datetime | None, *, extents: bool, max_bytes: int = MAX_BYTES
+) -> _Checked | None:
     if _scan is None:
         return None
     try:
         size = path.stat().st_size
-        if size == 0 or size > MAX_BYTES:
+        if size == 0 or size > max_bytes:
             return None
         # read, not mapped: a file truncated while it is scanned must not kill the process (SIGBUS)
         data = path.read_bytes()
@@ -191,16 +252,13 @@ def _certified(path: Path, profile: Profile, now: dt.datetime | None, *, extents
         return None
     if not result[0]:
         return None
-    values = _Values(_i32(result[6]), _i32(result[7]), result[9], result[10])
+    columns = _Columns.of(result)
+    values = _Values(columns.v_field, columns.v_owner, columns.v_offsets, columns.text)
     try:
-        stats, v5 = _check(compiled, result, values, profile, now)
+        stats = _check(compiled, columns, values, profile, now)
     except _Decline:
         return None
-    return _Checked(compiled, result, values, stats, v5)
-
-
-def _i32(raw: bytes) -> np.ndarray:
-    return np.frombuffer(raw, dtype="<i4")
+    return _Checked(compiled, columns, values, stats)
 
 
 class _Values:
@@ -223,10 +281,9 @@ class _Values:
 
 
 def _check(
-    c: _Compiled, result: tuple[Any, ...], values: _Values, profile: Profile, now: dt.datetime | None
-) -> tuple[dict[str, int], bool]:
-    v5, e_type_b, e_parent_b, e_field_b = result[1:5]
-    e_type, e_parent, e_field = _i32(e_type_b), _i32(e_parent_b), _i32(e_field_b)
+    c: _Compiled, columns: _Columns, values: _Values, profile: Profile, now: dt.datetime | None
+) -> dict[str, int]:
+    e_type, e_parent, e_field = columns.e_type, columns.e_parent, columns.e_field
     if (c.required_mask[values.gid] & ~values.present).any():
         raise _Decline("a required value is empty")  # FI-S002
 
@@ -278,8 +335,7 @@ def _check(
     if not all(iban_is_valid(x) for x in ibans.unique().to_list()):
         raise _Decline("an invalid IBAN")
 
-    stats = {"reports": 1, "transactions": n_tx, "report_parties": n_parties, "transactions_unusable": 0}
-    return stats, bool(v5)
+    return {"reports": 1, "transactions": n_tx, "report_parties": n_parties, "transactions_unusable": 0}
 
 
 def _check_foreign_currency(c: _Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray) -> None:
@@ -433,19 +489,14 @@ def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = N
     repeated in the report (same type, same content as lxml serialises it) is the first one's, as in the walk, so
     mention ids, provenance, relations and rows come out the same. ``reader`` must be fresh (not iterated).
     """
-    try:
-        if path.stat().st_size > MAX_INGEST_BYTES:
-            return None
-    except OSError:
-        return None
-    checked = _certified(path, reader.profile, now, extents=True)
+    checked = _certified(path, reader.profile, now, extents=True, max_bytes=MAX_INGEST_BYTES)
     if checked is None:
         return None
-    c = checked.compiled
-    present = {c.type_names[t] for t in np.unique(_i32(checked.result[2])).tolist()}
+    c, columns = checked.compiled, checked.columns
+    present = {c.type_names[t] for t in np.unique(columns.e_type).tolist()}
     if not present <= _INGEST_TYPES:
         return None
-    fields = {c.name[g] for g in np.unique(_i32(checked.result[4])).tolist() if g >= 0}
+    fields = {c.name[g] for g in np.unique(columns.e_field).tolist() if g >= 0}
     if fields & _SIDE_SUBJECTS:
         return None
     return _ColumnReader(checked, reader).read()
@@ -454,31 +505,25 @@ def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = N
 class _ColumnReader:
     def __init__(self, checked: _Checked, reader: GoamlReader) -> None:
         c = self.c = checked.compiled
-        r = checked.result
+        self.columns = cols = checked.columns
         self.reader = reader
-        self.v5 = checked.v5
-        self.e_type_array = _i32(r[2])
-        self.e_field: list[int] = _i32(r[4]).tolist()
-        self.e_line: list[int] = _i32(r[5]).tolist()
-        self.v_field: list[int] = _i32(r[6]).tolist()
-        self.v_owner: list[int] = _i32(r[7]).tolist()
-        self.v_line: list[int] = _i32(r[8]).tolist()
-        self.e_end: list[int] = _i32(r[11]).tolist()
-        self.e_vstart: list[int] = _i32(r[12]).tolist()
-        self.e_vend: list[int] = _i32(r[13]).tolist()
-        self.e_cstart: list[int] = np.frombuffer(r[14], dtype="<i8").tolist()
-        self.e_cend: list[int] = np.frombuffer(r[15], dtype="<i8").tolist()
-        self.canon: bytes = r[16]
-        self.owner = _i32(r[7])
-        self.gid = _i32(r[6])
-        self.field = _i32(r[4])
+        # Python lists for the element-by-element work below (indexing a numpy array per item is slower)
+        self.e_field: list[int] = cols.e_field.tolist()
+        self.e_line: list[int] = cols.e_line.tolist()
+        self.v_field: list[int] = cols.v_field.tolist()
+        self.v_owner: list[int] = cols.v_owner.tolist()
+        self.v_line: list[int] = cols.v_line.tolist()
+        self.e_end: list[int] = cols.e_end.tolist()
+        self.e_vstart: list[int] = cols.e_vstart.tolist()
+        self.e_vend: list[int] = cols.e_vend.tolist()
+        self.e_cstart: list[int] = cols.e_cstart.tolist()
+        self.e_cend: list[int] = cols.e_cend.tolist()
         self.text: list[str] = checked.values.value.to_list()
         self.subjects: dict[tuple[str, bytes], dict[str, Any]] = {}
         parsers: dict[str, Callable[[str], Any]] = {
+            **{t: parse for t, (parse, _kind) in _SCALARS.items()},
             "decimal": parse_decimal,
             "datetime": parse_datetime,
-            "int": parse_int,
-            "bool": parse_bool,
             "asset": str.upper,
         }
         # per field id: how the walk's _leaf turns the (valid, stripped) text into the value
@@ -530,7 +575,7 @@ class _ColumnReader:
 
     def subject(self, e: int, typename: str, path: str) -> dict[str, Any]:
         """``GoamlReader._walk_subject``: a repeated subtree (same type, same serialised content) is the first one."""
-        key = (typename, self.canon[self.e_cstart[e] : self.e_cend[e]])
+        key = (typename, self.columns.canon[self.e_cstart[e] : self.e_cend[e]])
         cached = self.subjects.get(key)
         if cached is not None:
             return cached
@@ -541,24 +586,24 @@ class _ColumnReader:
 
     def header(self) -> dict[str, str]:
         """The header values ``GoamlReader._ensure_report_context`` reads."""
-        c, values = self.c, {}
-        owner = self.owner
+        c, cols, values = self.c, self.columns, {}
+        owner = cols.v_owner
         for v in np.flatnonzero(owner == 0).tolist():
             values[c.name[self.v_field[v]]] = self.text[v]
-        locations = np.flatnonzero(self.field == c.gid[("report", "location")])
+        locations = np.flatnonzero(cols.e_field == c.gid[("report", "location")])
         country = c.gid[("t_address", "country_code")]
-        for v in np.flatnonzero(np.isin(owner, locations) & (self.gid == country)).tolist():
+        for v in np.flatnonzero(np.isin(owner, locations) & (cols.v_field == country)).tolist():
             if self.text[v]:
                 values["location_country"] = self.text[v]
         return values
 
     def read(self) -> ColumnRead:
         reader, c = self.reader, self.c
-        reader.schema_version = "5.x" if self.v5 else "4.x"
+        reader.schema_version = "5.x" if self.columns.v5 else "4.x"
         reader.stats["reports"] = 1
         report = _ReportState(None, 1, "/report")
         reader._report = report
-        report_id = reader.set_report_context(report, self.header())
+        reader.set_report_context(report, self.header())
         wrapped = c.gid[("transactions", "transaction")]
         tx_type = c.type_index["transaction"]
         tx_field = {
@@ -572,11 +617,11 @@ class _ColumnReader:
         rows: list[dict[str, Any]] = []
         mentions: list[Mention] = []
         relations: list[Relation] = []
-        local = report.local_currency
         # the transactions' own values, grouped by transaction (values are in document order)
-        is_tx = np.asarray(self.e_type_array == tx_type)
-        own = np.flatnonzero(is_tx[self.owner] & np.isin(self.gid, list(tx_field)))
-        own_owner = self.owner[own]
+        cols = self.columns
+        is_tx = np.asarray(cols.e_type == tx_type)
+        own = np.flatnonzero(is_tx[cols.v_owner] & np.isin(cols.v_field, list(tx_field)))
+        own_owner = cols.v_owner[own]
         transactions = np.flatnonzero(is_tx)
         bounds = [*np.searchsorted(own_owner, transactions, side="left").tolist(), len(own)]
         own_list, text = own.tolist(), self.text
@@ -590,43 +635,21 @@ class _ColumnReader:
                     name, parse = tx_field[self.v_field[v]]
                     values[name] = text[v] if parse is None else parse(text[v])
             number = values.get("transactionnumber") or ""
-            amount = values.get("amount_local")
-            row: dict[str, Any] = {
-                "transaction_id": f"{report.rentity_id}:{number}",
-                "transaction_number": number,
-                "report_id": report_id,
-                "timestamp": values.get("date_transaction"),
-                "value_date": values.get("value_date"),
-                "posting_date": values.get("date_posting"),
-                "amount": amount,
-                "currency": local,
-                "amount_local": amount,
-                "currency_local": local,
-                "transmode_code": values.get("transmode_code"),
-                "transmode_comment": values.get("transmode_comment"),
-                "transaction_type": values.get("transaction_type"),
-                "description": values.get("transaction_description"),
-                "location": values.get("transaction_location"),
-                "internal_ref": values.get("internal_ref_number"),
-                "late_deposit": values.get("late_deposit"),
-                "comments": values.get("comments"),
-                "source_file": reader.file,
-                "source_line": self.e_line[e],
-            }
+            sides: dict[str, dict[str, Any]] = {}
+            refs: dict[str, tuple[str | None, str | None]] = {}
             k, end = e + 1, self.e_end[e]
-            while k < end:  # the sides, from before to (schema order)
+            while k < end:  # the sides, from before to (schema order), as the walk makes their mentions
                 side_info = side_names.get(self.e_field[k])
                 if side_info is not None:
                     side, my_client = side_info
                     block = self.subject(k, c.child[self.e_field[k]], f"{path}/{c.name[self.e_field[k]]}")
-                    info = {"my_client": my_client, "block": block}
-                    account_id, party_id = reader._side_subject(info, side, report, mentions, relations)
-                    row[f"{side}_account_id"] = account_id
-                    row[f"{side}_party_id"] = party_id
-                    row[f"{side}_funds_code"] = block.get(f"{side}_funds_code")
-                    row[f"{side}_country"] = block.get(f"{side}_country")
-                    row[f"{side}_my_client"] = my_client
+                    sides[side] = {"my_client": my_client, "block": block}
+                    refs[side] = reader._side_subject(sides[side], side, report, mentions, relations)
                 k = self.e_end[k]
+            amount = values.get("amount_local")  # no foreign-currency block in the files taken here
+            row = transaction_fields(values, number, report, amount, report.local_currency, sides, refs, None)
+            row["source_file"] = reader.file
+            row["source_line"] = self.e_line[e]
             rows.append(row)
         reader.stats["transactions"] = report.transactions
         unit = reader.report_unit(self.element(0, report.path, skip=_REPORT_STREAM_WRAPPERS), self.e_line[0], report)

@@ -390,9 +390,7 @@ class GoamlReader:
         if report.transactions == 0 and report.parties == 0:
             self._problem("FI-V010", line=line, path=report.path)
         indicators = [str(v) for v in (d.get("report_indicators") or {}).get("indicator", []) if v]
-        prov = construct(
-            Provenance, report_id=report_id, file=self.file, line=line, path=report.path
-        )
+        prov = construct(Provenance, report_id=report_id, file=self.file, line=line, path=report.path)
         mentions: list[Mention] = []
         rp = d.get("reporting_person")
         if isinstance(rp, dict):
@@ -824,36 +822,7 @@ class GoamlReader:
             conductor_id = self._built_once(report, conductor, "conductor", False, conductor_refs)[1]
 
         tx = construct(  # values already checked by the schema walk
-            Transaction,
-            transaction_id=f"{report.rentity_id}:{number}",
-            transaction_number=number,
-            report_id=report_id,
-            timestamp=timestamp,
-            value_date=d.get("value_date"),
-            posting_date=d.get("date_posting"),
-            amount=amount,
-            currency=currency,
-            amount_local=amount_local,
-            currency_local=report.local_currency,
-            transmode_code=d.get("transmode_code"),
-            transmode_comment=d.get("transmode_comment"),
-            transaction_type=d.get("transaction_type"),
-            description=d.get("transaction_description"),
-            location=d.get("transaction_location"),
-            internal_ref=d.get("internal_ref_number"),
-            from_account_id=refs["from"][0],
-            from_party_id=refs["from"][1],
-            from_funds_code=from_block.get("from_funds_code") or from_block.get("funds_code"),
-            from_country=from_block.get("from_country") or from_block.get("country"),
-            from_my_client=bool(sides["from"]["my_client"]),
-            to_account_id=refs["to"][0],
-            to_party_id=refs["to"][1],
-            to_funds_code=sides["to"]["block"].get("to_funds_code") or sides["to"]["block"].get("funds_code"),
-            to_country=sides["to"]["block"].get("to_country") or sides["to"]["block"].get("country"),
-            to_my_client=bool(sides["to"]["my_client"]),
-            conductor_party_id=conductor_id,
-            late_deposit=d.get("late_deposit"),
-            comments=d.get("comments"),
+            Transaction, **transaction_fields(d, number, report, amount, currency, sides, refs, conductor_id)
         )
         return TransactionUnit(transaction=tx, mentions=mentions, relations=relations, provenance=prov)
 
@@ -1348,6 +1317,52 @@ def _rebase(d: dict[str, Any], line: int, path: str) -> dict[str, Any]:
     out["_path"] = path
     out["_lines"] = {k: n + shift for k, n in d["_lines"].items()}
     return out
+
+
+def transaction_fields(
+    d: dict[str, Any],
+    number: str,
+    report: _ReportState,
+    amount: Decimal | None,
+    currency: str | None,
+    sides: dict[str, dict[str, Any]],
+    refs: dict[str, tuple[str | None, str | None]],
+    conductor_id: str | None,
+) -> dict[str, Any]:
+    """The :class:`Transaction` fields of a walked transaction ``d`` with its sides (``{"my_client", "block"}`` per
+    side) and their (account, party) mention ids; the walk and ``fast.read_columns`` both build rows with it."""
+    from_block, to_block = sides["from"]["block"], sides["to"]["block"]
+    return {
+        "transaction_id": f"{report.rentity_id}:{number}",
+        "transaction_number": number,
+        "report_id": report.report_id,
+        "timestamp": d.get("date_transaction"),
+        "value_date": d.get("value_date"),
+        "posting_date": d.get("date_posting"),
+        "amount": amount,
+        "currency": currency,
+        "amount_local": d.get("amount_local"),
+        "currency_local": report.local_currency,
+        "transmode_code": d.get("transmode_code"),
+        "transmode_comment": d.get("transmode_comment"),
+        "transaction_type": d.get("transaction_type"),
+        "description": d.get("transaction_description"),
+        "location": d.get("transaction_location"),
+        "internal_ref": d.get("internal_ref_number"),
+        "from_account_id": refs["from"][0],
+        "from_party_id": refs["from"][1],
+        "from_funds_code": from_block.get("from_funds_code") or from_block.get("funds_code"),
+        "from_country": from_block.get("from_country") or from_block.get("country"),
+        "from_my_client": bool(sides["from"]["my_client"]),
+        "to_account_id": refs["to"][0],
+        "to_party_id": refs["to"][1],
+        "to_funds_code": to_block.get("to_funds_code") or to_block.get("funds_code"),
+        "to_country": to_block.get("to_country") or to_block.get("country"),
+        "to_my_client": bool(sides["to"]["my_client"]),
+        "conductor_party_id": conductor_id,
+        "late_deposit": d.get("late_deposit"),
+        "comments": d.get("comments"),
+    }
 
 
 def _subject_of(d: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
