@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import NOW, SAMPLE, report, transaction
 from finintel import codes
-from finintel.formats.goaml import fast
+from finintel.formats.goaml import colread, fast
 from finintel.problems import FileReport
 from finintel.synth.config import SynthConfig
 from finintel.synth.generate import generate, write_goaml
@@ -343,7 +343,7 @@ def assert_same_read(path: Path) -> bool:
         assert_frame_equal(columns.buf.frame(table), walked.buf.frame(table))
     from finintel.formats.goaml.reader import GoamlReader
 
-    return fast.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
+    return colread.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
 
 
 def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth_goaml: list[Path]) -> None:
@@ -396,7 +396,31 @@ SIGNED = """
       </to_account>
       <to_country>SE</to_country>
     </t_to>"""
+# a holder with directors (roles mapped, unknown, none) and related entities (subsidiary, owner, unknown code, share
+# out of range); the same entity repeated as holder of another account and as a related entity elsewhere
+BOARD = """<director_id><first_name>Kim</first_name><last_name>Park</last_name><ssn>1</ssn>
+            <phones><phone><tph_contact_type>B</tph_contact_type><tph_communication_type>L</tph_communication_type>
+              <tph_country_prefix>+49</tph_country_prefix><tph_number>555</tph_number></phone></phones>
+            <role>NOM</role></director_id>
+          <director_id><first_name>Lou</first_name><last_name>Roe</last_name></director_id>
+          <director_id><first_name>Max</first_name><last_name>Doe</last_name><role>UBO</role></director_id>
+          <incorporation_date>2001-02-03T00:00:00</incorporation_date>
+          <related_entities>
+            <related_entity><entity_entity_relation>SUB</entity_entity_relation><share_percentage>60</share_percentage>
+              <entity><name>Sub Ltd</name><incorporation_country_code>CY</incorporation_country_code></entity>
+            </related_entity>
+            <related_entity><entity_entity_relation>OWN</entity_entity_relation><share_percentage>150</share_percentage>
+              <entity><name>Top SA</name></entity></related_entity>
+            <related_entity><entity><name>Other AG</name></entity></related_entity>
+          </related_entities>"""
+NOMINEE = SIGNED.replace("</t_person></signatory>", "</t_person><role>NOM</role></signatory>")
+DIRECTED = HELD.replace("<incorporation_date>2001-02-03T00:00:00</incorporation_date>", BOARD)
 ACCOUNT_SEEDS = [
+    report(
+        transaction("A", sides=DIRECTED + SIGNED),
+        transaction("B", sides=DIRECTED.replace("Bank A", "Bank C") + SIGNED),
+        transaction("C", sides=HELD + NOMINEE),
+    ),
     report(
         transaction("A", sides=HELD + SIGNED),
         transaction("B", sides=HELD + SIGNED.replace(">Ola<", ">Olaf<")),

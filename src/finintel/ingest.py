@@ -30,7 +30,7 @@ from finintel import codes
 from finintel.codes import Profile
 from finintel.errors import InputError
 from finintel.formats import tabular
-from finintel.formats.goaml import fast
+from finintel.formats.goaml import colread, fast
 from finintel.formats.goaml.reader import (
     GoamlReader,
     Mention,
@@ -296,19 +296,18 @@ def read_goaml_file(
     """Read one goAML file into a buffer (nothing is resolved or committed yet).
 
     A file the compiled fast path certifies clean and that holds only account-to-account transactions is read from
-    its columns (``fast.read_columns``: the same rows, mentions and relations, without the lxml walk); any other file
+    its columns (``colread.read_columns``: the same frames, built column-wise without the lxml walk); any other file
     is walked. ``fast_path=False`` always walks.
     """
     if fast_path and fast.available():
         reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
-        read = fast.read_columns(path, reader, now=now)
+        read = colread.read_columns(path, reader, now=now)
         if read is not None and not reader.problems:  # certified files give none; if one did, walk it
             buf = _Buffer()
-            buf.transactions = read.transactions
-            buf.add_mentions(read.mentions)
-            buf.relations = [_model_row(r) for r in read.relations]
-            buf.reports.append(_model_row(read.report))
-            buf.seal()
+            for table, frame in read.frames.items():
+                buf.frames[table] = [_compact(conform(table, frame))]
+            buf.alias = read.alias
+            buf.reports.append(read.report)
             return FileRead(buf, reader.problems, reader.stats, reader.fatal)
     reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
     buf = _Buffer()

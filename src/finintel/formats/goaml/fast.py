@@ -17,13 +17,12 @@ Soundness is one-directional and is what the tests check: a certified file is on
 the same counts and schema version. Anything this module cannot decide exactly -- a file outside the XML subset, a
 value that fails a check, involved parties, a ``reports`` collection -- returns ``None``
 and the caller runs the walk, which finds and places every problem. So the fast path never reports a problem itself:
-it only makes clean files cheap.
+it only makes clean files cheap. :mod:`~finintel.formats.goaml.colread` builds ingest's rows from the same columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -37,18 +36,8 @@ import pyarrow as pa
 
 from finintel import codes
 from finintel.codes import Profile
-from finintel.formats.goaml.reader import (
-    _MEMO_TYPES,
-    _REPORT_STREAM_WRAPPERS,
-    _SCALARS,
-    V5_ELEMENTS,
-    GoamlReader,
-    Mention,
-    _ReportState,
-    transaction_fields,
-)
+from finintel.formats.goaml.reader import V5_ELEMENTS
 from finintel.formats.goaml.schema import TYPES
-from finintel.model import Relation, Report
 from finintel.problems import FileReport
 from finintel.values import MIN_DATE, iban_is_valid, parse_bool, parse_datetime, parse_decimal, parse_int
 
@@ -86,7 +75,7 @@ _POSITIVE = r"^\+?[0-9]*\.?[0-9]*[1-9]"
 _KIND = {"text": 0, "decimal": 1, "int": 2, "datetime": 3, "enum": 4}
 
 
-class _Decline(Exception):
+class Decline(Exception):
     """The fast path cannot certify this file; the walk decides."""
 
 
@@ -165,7 +154,7 @@ def worthwhile(path: Path) -> bool:
 
 def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | None = None) -> FileReport | None:
     """A clean :class:`FileReport` for ``path`` when the fast path can prove it clean, else ``None`` (walk it)."""
-    checked = _certified(path, profile or codes.default_profile(), now, extents=False)
+    checked = certified(path, profile or codes.default_profile(), now, extents=False)
     if checked is None:
         return None
     report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if checked.columns.v5 else "4.x")
@@ -225,7 +214,7 @@ class _Columns:
 
 
 @dataclass(slots=True)
-class _Checked:
+class Checked:
     """A file the fast path certified clean: the compiled pass's columns and the counts."""
 
     compiled: _Compiled
@@ -234,9 +223,9 @@ class _Checked:
     stats: dict[str, int]
 
 
-def _certified(
+def certified(
     path: Path, profile: Profile, now: dt.datetime | None, *, extents: bool, max_bytes: int = MAX_BYTES
-) -> _Checked | None:
+) -> Checked | None:
     if _scan is None:
         return None
     try:
@@ -256,9 +245,9 @@ def _certified(
     values = _Values(columns.v_field, columns.v_owner, columns.v_offsets, columns.text)
     try:
         stats = _check(compiled, columns, values, profile, now)
-    except _Decline:
+    except Decline:
         return None
-    return _Checked(compiled, columns, values, stats)
+    return Checked(compiled, columns, values, stats)
 
 
 class _Values:
@@ -271,6 +260,8 @@ class _Values:
         self.owner = owner
         self.value = pl.Series("value", text_array)  # already stripped by the compiled pass
         self.present = (self.value.str.len_bytes() > 0).to_numpy()
+        #: set by the value checks: the indices of the date values and their parsed datetimes (ingest reuses them)
+        self.dates: tuple[np.ndarray, pl.Series] | None = None
 
     def where(self, mask: np.ndarray) -> pl.Series:
         return self.value.filter(pl.Series(mask))
@@ -285,7 +276,7 @@ def _check(
 ) -> dict[str, int]:
     e_type, e_parent, e_field = columns.e_type, columns.e_parent, columns.e_field
     if (c.required_mask[values.gid] & ~values.present).any():
-        raise _Decline("a required value is empty")  # FI-S002
+        raise Decline("a required value is empty")  # FI-S002
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     dates = _check_values(c, values, profile, future_limit=now + dt.timedelta(days=1))
@@ -300,26 +291,26 @@ def _check(
     n_tx = int(tx_mask.sum())
     n_parties = int(of_type("report_party").sum())
     if n_tx + n_parties == 0:
-        raise _Decline("no transaction and no report party")  # FI-V010
+        raise Decline("no transaction and no report party")  # FI-V010
     if of_type("involved_parties").any():
-        raise _Decline("involved parties are left to the walk")
+        raise Decline("involved parties are left to the walk")
 
     if n_tx:
         tx_ids = np.flatnonzero(tx_mask)
         for sides in (("t_from", "t_from_my_client"), ("t_to", "t_to_my_client")):
             if len(np.setdiff1d(tx_ids, e_parent[of_type(*sides)], assume_unique=True)) > 0:
-                raise _Decline("a transaction without one of its sides")  # FI-V003
+                raise Decline("a transaction without one of its sides")  # FI-V003
         numbers = values.where(values.of(gid("transaction", "transactionnumber")))
         if numbers.len() != n_tx or numbers.is_duplicated().any():
-            raise _Decline("duplicate transaction number")  # FI-V002
+            raise Decline("duplicate transaction number")  # FI-V002
         amounts = values.where(values.of(gid("transaction", "amount_local")))
         if not (amounts.str.contains(_DECIMAL_FAST) & amounts.str.contains(_POSITIVE)).all():
-            raise _Decline("an amount that is not a plain positive decimal")  # FI-V001
+            raise Decline("an amount that is not a plain positive decimal")  # FI-V001
         _check_foreign_currency(c, values, e_type, e_parent)
         submitted = dates.get(gid("report", "submission_date"))
         booked = dates.get(gid("transaction", "date_transaction"))
         if submitted is not None and booked is not None and (booked > submitted[0]).any():
-            raise _Decline("a transaction after the report's submission")  # FI-V008
+            raise Decline("a transaction after the report's submission")  # FI-V008
 
     # FI-V011: every my-client person carries an identifier or an identification element
     persons = np.flatnonzero(of_type("t_person_my_client"))
@@ -328,12 +319,12 @@ def _check(
         identified = values.owner[values.of(*id_gids)]
         with_element = e_parent[e_field == gid("t_person_my_client", "identification")]
         if len(np.setdiff1d(persons, np.union1d(identified, with_element), assume_unique=True)) > 0:
-            raise _Decline("a my-client person without an identifier")
+            raise Decline("a my-client person without an identifier")
 
     # FI-V009: an account's IBAN passes ISO 13616
     ibans = values.where(values.of(gid("t_account", "iban"), gid("t_account_my_client", "iban")))
     if not all(iban_is_valid(x) for x in ibans.unique().to_list()):
-        raise _Decline("an invalid IBAN")
+        raise Decline("an invalid IBAN")
 
     return {"reports": 1, "transactions": n_tx, "report_parties": n_parties, "transactions_unusable": 0}
 
@@ -365,16 +356,16 @@ def _check_foreign_currency(c: _Compiled, values: _Values, e_type: np.ndarray, e
         amount, rate = parse_decimal(amounts.get(block, "")), parse_decimal(rates.get(block, ""))
         amount_local = parse_decimal(local_amounts.get(tx, ""))
         if amount is None or rate is None or amount_local is None:  # pragma: no cover - required values, checked
-            raise _Decline("a foreign-currency value is missing")
+            raise Decline("a foreign-currency value is missing")
         if codes_.get(block) == local:
-            raise _Decline("the foreign currency is the local one")  # FI-V006
+            raise Decline("the foreign currency is the local one")  # FI-V006
         if amount <= 0:
-            raise _Decline("a foreign amount that is not positive")  # FI-V001
+            raise Decline("a foreign amount that is not positive")  # FI-V001
         if rate <= 0 or amount_local <= 0:
             continue  # the walk checks no further
         tolerance = Decimal("0.01") * amount_local
         if abs(amount * rate - amount_local) > tolerance and abs(amount / rate - amount_local) > tolerance:
-            raise _Decline("foreign amount and rate do not give the local amount")  # FI-V006
+            raise Decline("foreign amount and rate do not give the local amount")  # FI-V006
 
 
 def _check_values(c: _Compiled, values: _Values, profile: Profile, future_limit: dt.datetime) -> dict[int, pl.Series]:
@@ -385,27 +376,28 @@ def _check_values(c: _Compiled, values: _Values, profile: Profile, future_limit:
     text = values.where(present & (kind == _KIND["text"]))
     long = text.filter(text.str.len_bytes() > profile.max_text_length)  # a character is at least a byte
     if long.len() and (long.str.len_chars() > profile.max_text_length).any():
-        raise _Decline("a text longer than the profile allows")  # FI-S014
+        raise Decline("a text longer than the profile allows")  # FI-S014
 
     for name, pattern, parse in (("decimal", _DECIMAL_FAST, parse_decimal), ("int", _INT_FAST, parse_int)):
         v = values.where(present & (kind == _KIND[name]))
         for x in v.filter(~v.str.contains(pattern)).unique().to_list():
             if parse(x) is None:
-                raise _Decline(f"not a valid {name}")  # FI-S005 / FI-S006
+                raise Decline(f"not a valid {name}")  # FI-S005 / FI-S006
 
     # the enumerated types (codes, countries, currencies, booleans): decided once per distinct (field, value)
     enum = present & (kind == _KIND["enum"])
     pairs = pl.DataFrame({"gid": values.gid[enum], "value": values.where(enum)}).unique()
     for g, x in pairs.iter_rows():
         if not _enum_ok(c.leaf[g] or "", x, profile):
-            raise _Decline(f"{c.leaf[g]} value not accepted")  # FI-S006..S010
+            raise Decline(f"{c.leaf[g]} value not accepted")  # FI-S006..S010
 
     dates: dict[int, pl.Series] = {}
     when = present & (kind == _KIND["datetime"])
     if when.any():
-        parsed = _datetimes(values.where(when))
+        parsed = datetimes(values.where(when))
+        values.dates = (np.flatnonzero(when), parsed)
         if (parsed > future_limit).any() or (parsed < MIN_DATE).any():
-            raise _Decline("a date out of range")  # FI-V004 / FI-V005
+            raise Decline("a date out of range")  # FI-V004 / FI-V005
         gids = values.gid[when]
         frame = pl.DataFrame({"gid": gids, "at": parsed})
         for (g,), part in frame.partition_by("gid", as_dict=True).items():
@@ -428,7 +420,7 @@ def _enum_ok(kind: str, value: str, profile: Profile) -> bool:
     return False  # pragma: no cover - schema.LEAF_TYPES is closed
 
 
-def _datetimes(v: pl.Series) -> pl.Series:
+def datetimes(v: pl.Series) -> pl.Series:
     """The values parsed as ``parse_datetime`` does: quick patterns in polars, the rest in Python per distinct value."""
     frame = pl.DataFrame({"value": v})
     col = pl.col("value")
@@ -440,237 +432,15 @@ def _datetimes(v: pl.Series) -> pl.Series:
         .otherwise(None)
         .alias("at")
     )["at"]
-    slow = parsed.is_null()
+    slow = parsed.is_null() & v.is_not_null()  # (a null value stays null)
     if slow.any():
         distinct = v.filter(slow).unique().to_list()
         exact = [parse_datetime(x) for x in distinct]
         if any(x is None for x in exact):
-            raise _Decline("a date that does not parse")  # FI-S004
+            raise Decline("a date that does not parse")  # FI-S004
         lookup = pl.DataFrame(
             {"value": distinct, "exact": exact}, schema={"value": pl.String, "exact": pl.Datetime("us")}
         )
         filled = frame.join(lookup, on="value", how="left", maintain_order="left")["exact"]
         parsed = parsed.fill_null(filled)
     return parsed
-
-
-# -- ingest: the reader's rows from the columns ----------------------------------------------------------------------
-
-#: Element types the column reader takes; a file with any other (conductors, person or entity sides, directors,
-#: related entities or persons, foreign currency, involved parties, activity reports) is walked.
-_INGEST_TYPES = frozenset(
-    {
-        *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
-        *("t_from", "t_from_my_client", "t_to", "t_to_my_client"),
-        *("t_account", "t_account_my_client", "t_entity", "t_entity_my_client"),
-        *("signatory", "signatory_my_client", "t_person", "t_person_my_client", "t_person_identification"),
-        *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
-    }
-)
-_SIDE_SUBJECTS = frozenset({"from_person", "from_entity", "to_person", "to_entity", "t_conductor"})
-
-
-@dataclass(slots=True)
-class ColumnRead:
-    """What the reader's units of one file add to an ingest buffer, in the order the walk makes them."""
-
-    transactions: list[dict[str, Any]]
-    mentions: list[Mention]
-    relations: list[Relation]
-    report: Report
-
-
-def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
-    """The rows ``ingest`` would take from ``iter(reader)`` for ``path``, when the fast path certifies it clean and
-    it holds only account-to-account transactions (holders, signatories, addresses); else ``None`` (walk it).
-
-    Transactions become rows directly from the columns. Subjects (accounts with their holders and signatories) are
-    made by the reader's own builders from the dict its walk would give, once per distinct subject: a subject
-    repeated in the report (same type, same content as lxml serialises it) is the first one's, as in the walk, so
-    mention ids, provenance, relations and rows come out the same. ``reader`` must be fresh (not iterated).
-    """
-    checked = _certified(path, reader.profile, now, extents=True, max_bytes=MAX_INGEST_BYTES)
-    if checked is None:
-        return None
-    c, columns = checked.compiled, checked.columns
-    present = {c.type_names[t] for t in np.unique(columns.e_type).tolist()}
-    if not present <= _INGEST_TYPES:
-        return None
-    fields = {c.name[g] for g in np.unique(columns.e_field).tolist() if g >= 0}
-    if fields & _SIDE_SUBJECTS:
-        return None
-    return _ColumnReader(checked, reader).read()
-
-
-class _ColumnReader:
-    def __init__(self, checked: _Checked, reader: GoamlReader) -> None:
-        c = self.c = checked.compiled
-        self.columns = cols = checked.columns
-        self.reader = reader
-        # Python lists for the element-by-element work below (indexing a numpy array per item is slower)
-        self.e_field: list[int] = cols.e_field.tolist()
-        self.e_line: list[int] = cols.e_line.tolist()
-        self.v_field: list[int] = cols.v_field.tolist()
-        self.v_owner: list[int] = cols.v_owner.tolist()
-        self.v_line: list[int] = cols.v_line.tolist()
-        self.e_end: list[int] = cols.e_end.tolist()
-        self.e_vstart: list[int] = cols.e_vstart.tolist()
-        self.e_vend: list[int] = cols.e_vend.tolist()
-        self.e_cstart: list[int] = cols.e_cstart.tolist()
-        self.e_cend: list[int] = cols.e_cend.tolist()
-        self.text: list[str] = checked.values.value.to_list()
-        self.subjects: dict[tuple[str, bytes], dict[str, Any]] = {}
-        parsers: dict[str, Callable[[str], Any]] = {
-            **{t: parse for t, (parse, _kind) in _SCALARS.items()},
-            "decimal": parse_decimal,
-            "datetime": parse_datetime,
-            "asset": str.upper,
-        }
-        # per field id: how the walk's _leaf turns the (valid, stripped) text into the value
-        self.parse: list[Callable[[str], Any] | None] = [parsers.get(t or "") for t in c.leaf]
-
-    def leaf(self, v: int) -> Any:
-        text = self.text[v]
-        if not text:
-            return None
-        parse = self.parse[self.v_field[v]]
-        return text if parse is None else parse(text)
-
-    def element(self, e: int, path: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """What ``GoamlReader._walk`` returns for element ``e`` of a certified file (no problem, every value valid)."""
-        c = self.c
-        lines: dict[str, int] = {}
-        out: dict[str, Any] = {"_line": self.e_line[e], "_path": path, "_lines": lines, "_rel": {}}
-        children: list[tuple[int, int, bool]] = []  # (schema position, index, is a value): document order
-        v_owner, v_field, position = self.v_owner, self.v_field, c.position
-        for v in range(self.e_vstart[e], self.e_vend[e]):
-            if v_owner[v] == e:
-                children.append((position[v_field[v]], v, True))
-        k, end = e + 1, self.e_end[e]
-        while k < end:
-            children.append((position[self.e_field[k]], k, False))
-            k = self.e_end[k]
-        children.sort()
-        counts: dict[str, int] = {}
-        for _position, i, is_value in children:
-            if is_value:
-                g = v_field[i]
-                name = c.name[g]
-                value = self.leaf(i)
-                lines[name] = self.v_line[i]
-            else:
-                g = self.e_field[i]
-                name = c.name[g]
-                if name in skip:
-                    continue
-                n = counts[name] = counts.get(name, 0) + 1
-                child_path = f"{path}/{name}[{n}]" if c.many[g] else f"{path}/{name}"
-                child = c.child[g]
-                value = self.subject(i, child, child_path) if child in _MEMO_TYPES else self.element(i, child_path)
-            if c.many[g]:
-                out.setdefault(name, []).append(value)
-            else:
-                out[name] = value
-        return out
-
-    def subject(self, e: int, typename: str, path: str) -> dict[str, Any]:
-        """``GoamlReader._walk_subject``: a repeated subtree (same type, same serialised content) is the first one."""
-        key = (typename, self.columns.canon[self.e_cstart[e] : self.e_cend[e]])
-        cached = self.subjects.get(key)
-        if cached is not None:
-            return cached
-        value = self.element(e, path)
-        value["_key"] = key  # (no foreign-currency block in the files taken here)
-        self.subjects[key] = value
-        return value
-
-    def header(self) -> dict[str, str]:
-        """The header values ``GoamlReader._ensure_report_context`` reads."""
-        c, cols, values = self.c, self.columns, {}
-        owner = cols.v_owner
-        for v in np.flatnonzero(owner == 0).tolist():
-            values[c.name[self.v_field[v]]] = self.text[v]
-        locations = np.flatnonzero(cols.e_field == c.gid[("report", "location")])
-        country = c.gid[("t_address", "country_code")]
-        for v in np.flatnonzero(np.isin(owner, locations) & (cols.v_field == country)).tolist():
-            if self.text[v]:
-                values["location_country"] = self.text[v]
-        return values
-
-    def read(self) -> ColumnRead:
-        reader, c = self.reader, self.c
-        reader.schema_version = "5.x" if self.columns.v5 else "4.x"
-        reader.stats["reports"] = 1
-        report = _ReportState(None, 1, "/report")
-        reader._report = report
-        reader.set_report_context(report, self.header())
-        wrapped = c.gid[("transactions", "transaction")]
-        tx_type = c.type_index["transaction"]
-        tx_field = {
-            c.gid[("transaction", name)]: (name, self.parse[c.gid[("transaction", name)]]) for name in _TX_FIELDS
-        }
-        side_names = {
-            c.gid[("transaction", f"t_{side}{suffix}")]: (side, bool(suffix))
-            for side in ("from", "to")
-            for suffix in ("", "_my_client")
-        }
-        rows: list[dict[str, Any]] = []
-        mentions: list[Mention] = []
-        relations: list[Relation] = []
-        # the transactions' own values, grouped by transaction (values are in document order)
-        cols = self.columns
-        is_tx = np.asarray(cols.e_type == tx_type)
-        own = np.flatnonzero(is_tx[cols.v_owner] & np.isin(cols.v_field, list(tx_field)))
-        own_owner = cols.v_owner[own]
-        transactions = np.flatnonzero(is_tx)
-        bounds = [*np.searchsorted(own_owner, transactions, side="left").tolist(), len(own)]
-        own_list, text = own.tolist(), self.text
-        for i, e in enumerate(transactions.tolist()):
-            report.transactions += 1
-            middle = "/transactions" if self.e_field[e] == wrapped else ""
-            path = f"{report.path}{middle}/transaction[{report.transactions}]"
-            values: dict[str, Any] = {}
-            for v in own_list[bounds[i] : bounds[i + 1]]:
-                if text[v]:
-                    name, parse = tx_field[self.v_field[v]]
-                    values[name] = text[v] if parse is None else parse(text[v])
-            number = values.get("transactionnumber") or ""
-            sides: dict[str, dict[str, Any]] = {}
-            refs: dict[str, tuple[str | None, str | None]] = {}
-            k, end = e + 1, self.e_end[e]
-            while k < end:  # the sides, from before to (schema order), as the walk makes their mentions
-                side_info = side_names.get(self.e_field[k])
-                if side_info is not None:
-                    side, my_client = side_info
-                    block = self.subject(k, c.child[self.e_field[k]], f"{path}/{c.name[self.e_field[k]]}")
-                    sides[side] = {"my_client": my_client, "block": block}
-                    refs[side] = reader._side_subject(sides[side], side, report, mentions, relations)
-                k = self.e_end[k]
-            amount = values.get("amount_local")  # no foreign-currency block in the files taken here
-            row = transaction_fields(values, number, report, amount, report.local_currency, sides, refs, None)
-            row["source_file"] = reader.file
-            row["source_line"] = self.e_line[e]
-            rows.append(row)
-        reader.stats["transactions"] = report.transactions
-        unit = reader.report_unit(self.element(0, report.path, skip=_REPORT_STREAM_WRAPPERS), self.e_line[0], report)
-        mentions.extend(unit.mentions)
-        reader._report = None
-        return ColumnRead(rows, mentions, relations, unit.report)
-
-
-#: transaction-level values a transaction row takes (the sides are elements)
-_TX_FIELDS = (
-    "transactionnumber",
-    "internal_ref_number",
-    "transaction_location",
-    "transaction_description",
-    "date_transaction",
-    "late_deposit",
-    "date_posting",
-    "value_date",
-    "transaction_type",
-    "transmode_code",
-    "transmode_comment",
-    "amount_local",
-    "comments",
-)
