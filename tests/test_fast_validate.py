@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from conftest import NOW, SAMPLE, report, transaction
 from finintel import codes
 from finintel.formats.goaml import colread, fast
+from finintel.formats.goaml.reader import GoamlReader
 from finintel.problems import FileReport
 from finintel.synth.config import SynthConfig
 from finintel.synth.generate import generate, write_goaml
@@ -341,8 +342,6 @@ def assert_same_read(path: Path) -> bool:
         assert getattr(columns.buf, attr) == getattr(walked.buf, attr), attr
     for table in ("transactions", "party_mentions", "account_mentions", "relations"):
         assert_frame_equal(columns.buf.frame(table), walked.buf.frame(table))
-    from finintel.formats.goaml.reader import GoamlReader
-
     return colread.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
 
 
@@ -414,6 +413,19 @@ BOARD = """<director_id><first_name>Kim</first_name><last_name>Park</last_name><
             <related_entity><entity><name>Other AG</name></entity></related_entity>
           </related_entities>"""
 NOMINEE = SIGNED.replace("</t_person></signatory>", "</t_person><role>NOM</role></signatory>")
+# a related entity nested in another one's entity, repeated later as a holder's own related entity: the walk's first
+# occurrence (its line and path) is the nested one
+NESTED = HELD.replace(
+    "<incorporation_date>2001-02-03T00:00:00</incorporation_date>",
+    """<incorporation_date>2001-02-03T00:00:00</incorporation_date><related_entities><related_entity>
+      <entity><name>Mid</name><related_entities><related_entity><entity><name>Deep</name></entity></related_entity>
+      </related_entities></entity></related_entity></related_entities>""",
+)
+REPEATED_DEEP = HELD.replace("Acme GmbH</name>", "Beta BV</name>", 1).replace(
+    "<incorporation_date>2001-02-03T00:00:00</incorporation_date>",
+    """<incorporation_date>2001-02-03T00:00:00</incorporation_date><related_entities><related_entity>
+      <entity><name>Deep</name></entity></related_entity></related_entities>""",
+)
 DIRECTED = HELD.replace("<incorporation_date>2001-02-03T00:00:00</incorporation_date>", BOARD)
 ACCOUNT_SEEDS = [
     report(
@@ -421,6 +433,7 @@ ACCOUNT_SEEDS = [
         transaction("B", sides=DIRECTED.replace("Bank A", "Bank C") + SIGNED),
         transaction("C", sides=HELD + NOMINEE),
     ),
+    report(transaction("A", sides=NESTED + SIGNED), transaction("B", sides=REPEATED_DEEP + SIGNED)),
     report(
         transaction("A", sides=HELD + SIGNED),
         transaction("B", sides=HELD + SIGNED.replace(">Ola<", ">Olaf<")),
@@ -462,3 +475,38 @@ def test_a_mutated_report_read_from_the_columns_is_the_walks(text: str) -> None:
         path = Path(tmp) / "m.xml"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
         event("columns" if assert_same_read(path) else "walked")
+
+
+def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[Path], write) -> None:
+    """Files read together (one compiled pass per file, certified and built as one batch) give each file's own
+    buffer, numbering, aliases and counts; a file that is not taken, not clean or not readable changes nothing for
+    the others."""
+    from polars.testing import assert_frame_equal
+
+    from finintel.ingest import read_goaml_file, read_goaml_files
+
+    profile = codes.default_profile()
+    seeds = [write(f"seed{i}.xml", text) for i, text in enumerate(ACCOUNT_SEEDS)]
+    broken = write("broken.xml", CLEAN.replace("<amount_local>", "<amount_local>-", 1))
+    persons = write("persons.xml", report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)))
+    files = [*synth_goaml[:6], seeds[0], broken, *seeds[1:], persons, *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    missing = write("gone.xml", CLEAN)
+    missing.unlink()
+    items = [(p, f"m{i}.") for i, p in enumerate([*files[:3], missing, *files[3:]])]
+    read = read_goaml_files(items, profile, now=NOW)
+    assert [r.path for r in read] == [p for p, _ in items]
+    gone = read[3]
+    assert (gone.digest, gone.read, gone.error) == (None, None, "No such file or directory")
+    for (path, prefix), got in zip(items, read, strict=True):
+        if path == missing:
+            continue
+        alone = read_goaml_file(path, profile, mention_prefix=prefix, now=NOW, sha256=got.digest, fast_path=False)
+        assert got.read is not None
+        assert (got.read.problems, got.read.stats, got.read.fatal) == (alone.problems, alone.stats, alone.fatal)
+        for attr in ("reports", "rejects", "alias", "parties_by_report", "rejected_parties_by_report"):
+            assert getattr(got.read.buf, attr) == getattr(alone.buf, attr), (path.name, attr)
+        for table in ("transactions", "party_mentions", "account_mentions", "relations"):
+            assert_frame_equal(got.read.buf.frame(table), alone.buf.frame(table))
+    taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in files], now=NOW)
+    assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
+    assert taken[files.index(broken)] is None and taken[files.index(persons)] is None

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import gc
 import glob
+import hashlib
 import os
 import uuid
 from collections import deque
@@ -301,14 +302,98 @@ def read_goaml_file(
     """
     if fast_path and fast.available():
         reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
-        read = colread.read_columns(path, reader, now=now)
+        try:
+            data = path.read_bytes() if path.stat().st_size <= fast.MAX_INGEST_BYTES else b""
+        except OSError:
+            data = b""  # the walk reports it
+        read = colread.read_batch([(data, reader)], now=now, finish=_finish_frame)[0]
         if read is not None and not reader.problems:  # certified files give none; if one did, walk it
-            buf = _Buffer()
-            for table, frame in read.frames.items():
-                buf.frames[table] = [_compact(conform(table, frame))]
-            buf.alias = read.alias
-            buf.reports.append(read.report)
-            return FileRead(buf, reader.problems, reader.stats, reader.fatal)
+            return _column_file_read(read, reader)
+    return _walk_goaml_file(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
+
+
+def _finish_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A column-read table as buffers hold it: the store's schema (plus the batch's file index), compacted."""
+    return _compact(conform(table, frame).with_columns(frame["_file"]))
+
+
+def _column_file_read(read: colread.ColumnRead, reader: GoamlReader) -> FileRead:
+    buf = _Buffer()
+    for table, frame in read.frames.items():
+        buf.frames[table] = [frame]
+    buf.alias = read.alias
+    buf.reports.append(read.report)
+    return FileRead(buf, reader.problems, reader.stats, reader.fatal)
+
+
+#: goAML files read together by :func:`read_goaml_files`: the column reader's fixed cost per call (tens of polars
+#: and numpy calls of tens of microseconds each) is paid once per batch; a batch is cut at this many bytes or files
+BATCH_BYTES = 24 << 20
+BATCH_FILES = 32
+
+
+@dataclass
+class GoamlRead:
+    """One goAML file of a batch: its SHA-256 and its read, or why it could not be read at all."""
+
+    path: Path
+    digest: str | None
+    read: FileRead | None
+    error: str | None = None
+
+
+def read_goaml_files(
+    items: list[tuple[Path, str]],
+    profile: Profile,
+    *,
+    now: dt.datetime | None,
+    memo: SubtreeMemo | None = None,
+    fast_path: bool = True,
+) -> list[GoamlRead]:
+    """Hash and read several goAML files (each with its mention prefix), as :func:`read_goaml_file` reads one.
+
+    Each file's bytes are read once: hashed and, when small enough for the column reader, scanned; the files the
+    fast path takes are read together (:func:`colread.read_batch`), the others walked one by one."""
+    out: list[GoamlRead] = []
+    pending: list[tuple[int, bytes, GoamlReader]] = []
+    for path, prefix in items:
+        try:
+            if fast_path and fast.available() and path.stat().st_size <= fast.MAX_INGEST_BYTES:
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
+                reader = GoamlReader(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo)
+                pending.append((len(out), data, reader))
+            else:
+                digest = sha256_file(path)  # streamed: a big file is walked, never held in memory
+        except OSError as exc:
+            out.append(GoamlRead(path, None, None, exc.strerror or str(exc)))
+            continue
+        out.append(GoamlRead(path, digest, None))
+    reads = (
+        colread.read_batch([(data, reader) for _, data, reader in pending], now=now, finish=_finish_frame)
+        if pending
+        else []
+    )
+    for (i, _data, reader), read in zip(pending, reads, strict=True):
+        if read is not None and not reader.problems:  # certified files give none; if one did, walk it
+            out[i].read = _column_file_read(read, reader)
+    del pending
+    for (path, prefix), item in zip(items, out, strict=True):
+        if item.read is None and item.digest is not None:
+            item.read = _walk_goaml_file(path, profile, mention_prefix=prefix, now=now, sha256=item.digest, memo=memo)
+    return out
+
+
+def _walk_goaml_file(
+    path: Path,
+    profile: Profile,
+    *,
+    mention_prefix: str,
+    now: dt.datetime | None,
+    sha256: str,
+    memo: SubtreeMemo | None,
+) -> FileRead:
+    """Read one goAML file with the reader's walk."""
     reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
     buf = _Buffer()
     for unit in reader:
@@ -343,13 +428,13 @@ _WORKER_MEMO: dict[str, SubtreeMemo] = {}
 
 
 def _read_in_worker(
-    run: str, path: Path, profile: Profile, prefix: str, now: dt.datetime | None, sha256: str
-) -> FileRead:
+    run: str, items: list[tuple[Path, str]], profile: Profile, now: dt.datetime | None
+) -> list[GoamlRead]:
     gc.disable()  # as in ingest(): the worker only builds acyclic rows
     if run not in _WORKER_MEMO:
         _WORKER_MEMO.clear()
         _WORKER_MEMO[run] = SubtreeMemo()
-    return read_goaml_file(path, profile, mention_prefix=prefix, now=now, sha256=sha256, memo=_WORKER_MEMO[run])
+    return read_goaml_files(items, profile, now=now, memo=_WORKER_MEMO[run])
 
 
 def _reject_row(unit: RejectedUnit) -> dict[str, Any]:
@@ -389,32 +474,31 @@ class Ingestor:
 
     # -- goAML ----------------------------------------------------------------------------------------------------
 
-    def prepare_goaml(self, path: Path) -> tuple[str, str] | FileSummary:
-        """Number the file and hash it: (mention prefix, SHA-256) to read it with, or the summary of a file that
-        is unreadable or already ingested (not read again)."""
+    def number_goaml(self) -> str:
+        """The mention prefix of the next goAML file (every input file is numbered, read or not)."""
         self._file_index += 1
-        try:
-            digest = sha256_file(path)
-        except OSError as exc:
-            p = make_problem("FI-R001", file=str(path), reason=exc.strerror or str(exc))
+        return f"m{self._file_index}."
+
+    def add_goaml(self, path: Path) -> FileSummary:
+        item = read_goaml_files([(path, self.number_goaml())], self.profile, now=self.now, memo=self._memo)[0]
+        return self.commit_goaml(item)
+
+    def commit_goaml(self, item: GoamlRead) -> FileSummary:
+        """Count and commit one read file, in input order: an unreadable file is reported (FI-R001), a file whose
+        content was already ingested (same SHA-256) is skipped."""
+        path = item.path
+        if item.digest is None or item.read is None:
+            p = make_problem("FI-R001", file=str(path), reason=item.error or "unreadable")
             self.problems.append(p)
             summary = FileSummary(str(path), "goaml", None, "unreadable", problems=1)
             self.files.append(summary)
             return summary
-        if digest in self._hashes:
-            summary = FileSummary(str(path), "goaml", digest, f"duplicate-file of {self._hashes[digest]}")
+        if item.digest in self._hashes:
+            summary = FileSummary(str(path), "goaml", item.digest, f"duplicate-file of {self._hashes[item.digest]}")
             self.files.append(summary)
             return summary
-        self._hashes[digest] = str(path)
-        return f"m{self._file_index}.", digest
-
-    def add_goaml(self, path: Path) -> FileSummary:
-        prepared = self.prepare_goaml(path)
-        if isinstance(prepared, FileSummary):
-            return prepared
-        prefix, digest = prepared
-        read = read_goaml_file(path, self.profile, mention_prefix=prefix, now=self.now, sha256=digest, memo=self._memo)
-        return self.absorb_goaml(path, digest, read)
+        self._hashes[item.digest] = str(path)
+        return self.absorb_goaml(path, item.digest, item.read)
 
     def absorb_goaml(self, path: Path, digest: str, read: FileRead) -> FileSummary:
         """Count a read file and commit its records (or reject it whole when it is not readable to the end)."""
@@ -1025,12 +1109,9 @@ def ingest(
         goaml = [item for item in inputs if item.kind == "goaml"]
         if jobs > 1 and len(goaml) > 1 and _total_bytes(goaml) >= PARALLEL_MIN_BYTES:
             with ProcessPoolExecutor(min(jobs, len(goaml)), mp_context=get_context("spawn")) as pool:
-                _ingest_parallel(ingestor, inputs, pool, 2 * jobs, progress)
+                _ingest_batches(ingestor, inputs, progress, pool, 2 * jobs)
         else:
-            for item in inputs:
-                if progress is not None:
-                    progress(item)
-                ingestor.add(item)
+            _ingest_batches(ingestor, inputs, progress, None, 0)
         return ingestor.finish()
     finally:
         if collecting:
@@ -1045,37 +1126,50 @@ def _total_bytes(items: list[Input]) -> int:
     return total
 
 
-def _ingest_parallel(
+def _ingest_batches(
     ingestor: Ingestor,
     inputs: list[Input],
-    pool: ProcessPoolExecutor,
-    ahead: int,
     progress: Callable[[Input], None] | None,
+    pool: ProcessPoolExecutor | None,
+    ahead: int,
 ) -> None:
-    """goAML files are read by the pool, at most ``ahead`` in flight, and committed in input order."""
-    pending: deque[tuple[Path, str, Future[FileRead]]] = deque()
+    """Inputs in order; consecutive goAML files go in batches (:data:`BATCH_BYTES`, :data:`BATCH_FILES`), read in
+    this process or by ``pool`` with at most ``ahead`` batches in flight, and are committed in input order."""
+    pending: deque[Future[list[GoamlRead]] | list[GoamlRead]] = deque()
+    batch: list[tuple[Path, str]] = []
+    size = 0
 
     def commit_one() -> None:
-        path, digest, future = pending.popleft()
-        ingestor.absorb_goaml(path, digest, future.result())
+        done = pending.popleft()
+        for item in done if isinstance(done, list) else done.result():
+            ingestor.commit_goaml(item)
+
+    def send() -> None:
+        nonlocal batch, size
+        if not batch:
+            return
+        if pool is None:
+            pending.append(read_goaml_files(batch, ingestor.profile, now=ingestor.now, memo=ingestor._memo))
+        else:
+            pending.append(pool.submit(_read_in_worker, ingestor.run_id, batch, ingestor.profile, ingestor.now))
+        batch, size = [], 0
+        while len(pending) > ahead:
+            commit_one()
 
     for item in inputs:
         if progress is not None:
             progress(item)
         if item.kind != "goaml":
+            send()
             while pending:
                 commit_one()
             ingestor.add(item)
             continue
-        prepared = ingestor.prepare_goaml(item.path)
-        if isinstance(prepared, FileSummary):
-            continue
-        prefix, digest = prepared
-        future = pool.submit(
-            _read_in_worker, ingestor.run_id, item.path, ingestor.profile, prefix, ingestor.now, digest
-        )
-        pending.append((item.path, digest, future))
-        while len(pending) > ahead:
-            commit_one()
+        batch.append((item.path, ingestor.number_goaml()))
+        with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
+            size += item.path.stat().st_size
+        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            send()
+    send()
     while pending:
         commit_one()

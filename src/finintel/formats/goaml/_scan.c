@@ -356,6 +356,23 @@ static int scan_reference(Scanner *sc, Buf *out) {
 static int scan_text(Scanner *sc, Buf *out, int space_only) {
     const unsigned char *p = sc->p, *end = sc->end;
     while (p < end && *p != '<') {
+        /* a run of plain characters (printable ASCII but '<', '&' and ']'; tab; LF) is copied at once */
+        const unsigned char *run = p;
+        while (p < end) {
+            unsigned char r = *p;
+            if (r >= 0x20 && r < 0x7F && r != '<' && r != '&' && r != ']' && (!space_only || r == ' ')) {
+                p++;
+            } else if (r == '\n' || r == '\t') {
+                if (r == '\n') sc->line++;
+                p++;
+            } else {
+                break;
+            }
+        }
+        if (p > run) {
+            if (out != NULL && buf_put(out, run, (size_t)(p - run)) < 0) return -1;
+            continue;
+        }
         unsigned char c = *p;
         if (c == '&') {
             if (space_only) GIVE_UP(sc, "text outside the report");

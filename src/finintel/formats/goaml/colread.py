@@ -198,35 +198,80 @@ class ColumnRead:
 
 def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
     """What ``ingest`` would buffer from ``iter(reader)`` for ``path``, when the fast path certifies it clean and it
-    holds only account-to-account transactions (holders, signatories, addresses, phones, identifications); else
+    holds only account-to-account transactions (holders with directors and related entities, signatories); else
     ``None`` (walk it). ``reader`` must be fresh (not iterated); its stats and schema version are set as the walk
-    sets them."""
-    checked = fast.certified(path, reader.profile, now, extents=True, max_bytes=fast.MAX_INGEST_BYTES)
-    if checked is None:
+    sets them. One file: :func:`read_batch` reads several at once (much cheaper per file)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
         return None
-    c, columns = checked.compiled, checked.columns
+    return read_batch([(data, reader)], now=now)[0]
+
+
+def read_batch(
+    files: Sequence[tuple[bytes, GoamlReader]],
+    *,
+    now: dt.datetime | None = None,
+    finish: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None,
+) -> list[ColumnRead | None]:
+    """:func:`read_columns` for several files (their bytes and fresh readers, one profile): scanned one by one,
+    certified and read together; ``None`` for each file left to the walk. ``finish(table, frame)`` is applied to
+    each table of the batch before it is split by file (ingest conforms and compacts there, once per batch)."""
+    out: list[ColumnRead | None] = [None] * len(files)
+    if not files or not fast.available():
+        return out
+    profile = files[0][1].profile
+    compiled = fast._compile(frozenset(profile.mandatory))
+    parts: dict[int, fast._Columns] = {}
+    for i, (data, _reader) in enumerate(files):
+        if 0 < len(data) <= fast.MAX_INGEST_BYTES:
+            columns = fast.scan(data, compiled, extents=True)
+            if columns is not None and _takes(compiled, columns):
+                parts[i] = columns
+    if not parts:
+        return out
+    order = list(parts)
+    ok, _stats = fast.check(fast.Batch.of(compiled, [parts[i] for i in order]), profile, now)
+    taken = [i for i, good in zip(order, ok.tolist(), strict=True) if good]
+    if not taken:
+        return out
+    reads: list[ColumnRead | None]
+    try:
+        batch = fast.Batch.of(compiled, [parts[i] for i in taken])
+        reads = list(_FrameReader(batch, [files[i][1] for i in taken]).read(finish))
+    except fast.Decline:
+        if len(taken) == 1:
+            return out
+        # one file the builder cannot take (none is known): each on its own, so only that one walks
+        reads = [read_batch([files[i]], now=now, finish=finish)[0] for i in taken]
+    for i, read in zip(taken, reads, strict=True):
+        out[i] = read
+    return out
+
+
+def _takes(c: fast._Compiled, columns: fast._Columns) -> bool:
+    """Whether the builder handles every element of this file."""
     present = {c.type_names[t] for t in np.unique(columns.e_type).tolist()}
     if not present <= INGEST_TYPES:
-        return None
+        return False
     fields = {c.name[g] for g in np.unique(columns.e_field).tolist() if g >= 0}
-    if fields & _SIDE_SUBJECTS:
-        return None
-    try:
-        return _FrameReader(checked, reader).read()
-    except fast.Decline:
-        return None
+    return not fields & _SIDE_SUBJECTS
 
 
 class _FrameReader:
-    def __init__(self, checked: fast.Checked, reader: GoamlReader) -> None:
-        self.c = checked.compiled
-        cols = self.cols = checked.columns
-        self.reader = reader
-        self.text: pl.Series = checked.values.value
+    """The rows of every file of a batch, built together (each file's own numbering, memo and report context)."""
+
+    def __init__(self, batch: fast.Batch, readers: Sequence[GoamlReader]) -> None:
+        self.c = batch.compiled
+        cols = self.cols = batch.columns
+        self.batch = batch
+        self.readers = readers
+        self.e_file, self.v_file = batch.e_file, batch.v_file
+        self.text: pl.Series = batch.values.value
         self.e_type, self.e_parent, self.e_field = cols.e_type, cols.e_parent, cols.e_field
         self.v_field, self.v_owner = cols.v_field, cols.v_owner
         self.n = len(cols.e_type)
-        self.present: np.ndarray = checked.values.present
+        self.present: np.ndarray = batch.values.present
         self.g_stride = len(self.c.name) + 1
         self.null_slot = len(self.text)  # the index of the null that source() appends
         self._first: tuple[np.ndarray, np.ndarray] | None = None
@@ -234,7 +279,6 @@ class _FrameReader:
         self._layouts: dict[int, tuple[np.ndarray, list[str]]] = {}
         self._segments: tuple[np.ndarray, np.ndarray] | None = None
         self.names = pl.Series(self.c.name, dtype=pl.String)
-        self.dates = checked.values.dates
 
     # -- columns ------------------------------------------------------------------------------------------------
 
@@ -256,15 +300,16 @@ class _FrameReader:
         """Per element: the first element in document order with the same type and the same canonical subtree (the
         walk's memo key: a repeated subtree is the first one's dict, with its line and path)."""
         canon, cols = self.cols.canon, self.cols
-        seen: dict[tuple[int, bytes], int] = {}
+        seen: dict[tuple[int, int, bytes], int] = {}
         keys = zip(
             elements.tolist(),
+            self.e_file[elements].tolist(),
             self.e_type[elements].tolist(),
             cols.e_cstart[elements].tolist(),
             cols.e_cend[elements].tolist(),
             strict=True,
         )
-        return np.array([seen.setdefault((t, canon[s:e]), x) for x, t, s, e in keys], dtype=np.int64)
+        return np.array([seen.setdefault((f, t, canon[s:e]), x) for x, f, t, s, e in keys], dtype=np.int64)
 
     def pivot(self, *parts: tuple[np.ndarray, Spec]) -> pl.DataFrame:
         """One row per entry of the (equally long) element arrays (repeats allowed; -1: no element, all null), one
@@ -318,12 +363,9 @@ class _FrameReader:
         else:
             dtype = _DTYPES[kind]
             out = pl.repeat(None, len(self.text) + 1, dtype=dtype, eager=True)
-            if kind == "datetime":
-                where, typed = self.dates if self.dates is not None else (np.zeros(0, dtype=np.int64), None)
-            else:
-                mask = self.kind_mask(kind) & self.present
-                where = np.flatnonzero(mask)
-                typed = _typed(self.text.filter(pl.Series(mask)), kind) if len(where) else None
+            mask = self.kind_mask(kind) & self.present
+            where = np.flatnonzero(mask)
+            typed = _typed(self.text.filter(pl.Series(mask)), kind) if len(where) else None
             if typed is not None and len(where):
                 out = out.scatter(where, typed)
         self._sources[kind] = out
@@ -356,7 +398,9 @@ class _FrameReader:
             ordinal = np.zeros(self.n, dtype=np.int64)
             ordinal[order] = at - np.maximum.accumulate(np.where(new, at, 0)) + 1
             is_tx = self.e_type == c.type_index["transaction"]
-            ordinal[is_tx] = np.arange(1, int(is_tx.sum()) + 1)
+            tx = np.flatnonzero(is_tx)  # numbered per file, across wrappers (as the walk counts them)
+            tx_file = self.e_file[tx]
+            ordinal[tx] = np.arange(len(tx)) - np.searchsorted(tx_file, tx_file, side="left") + 1
             ordinal[~many & ~is_tx] = 0
             self._segments = (ordinal, is_tx)
         ordinal, is_tx = self._segments
@@ -367,7 +411,7 @@ class _FrameReader:
         at = elements.astype(np.int64)
         top = np.full(len(elements), -1, dtype=np.int64)  # the transaction above, or -1 (the root)
         for _ in range(64):  # the compiled pass's depth limit
-            climbing = (top < 0) & (at > 0)
+            climbing = (top < 0) & (self.e_parent[at] >= 0)
             if not climbing.any():
                 break
             hit = climbing & is_tx[at]
@@ -376,27 +420,39 @@ class _FrameReader:
             steps.append(np.where(climbing, self.e_field[at], -1))
             steps.append(np.where(climbing, ordinal[at], 0))
             at = np.where(climbing, self.e_parent[at], at)
-        if not steps:  # pragma: no cover - only the root itself
-            steps = [np.full(len(elements), -1, dtype=np.int64), np.zeros(len(elements), dtype=np.int64)]
-        top_down = [column for level in range(len(steps) - 2, -1, -2) for column in steps[level : level + 2]]
-        chains, chain_of = np.unique(np.stack(top_down, axis=1), axis=0, return_inverse=True)
+        # one id per distinct chain of steps, level by level (small integers all the way: no row-wise unique)
+        chain = np.zeros(len(elements), dtype=np.int64)
+        stride = int(ordinal.max(initial=0)) + 1
+        for level in range(0, len(steps), 2):
+            key = (chain * (len(c.name) + 1) + steps[level] + 1) * stride + steps[level + 1]
+            _, chain = np.unique(key, return_inverse=True)
+            chain = chain.reshape(-1).astype(np.int64)
+        _, sample = np.unique(chain, return_index=True)
         tails: list[str] = []
-        for chain in chains.tolist():
+        for row in sample.tolist():  # spelt top down
             tail = []
-            for g, k in zip(chain[0::2], chain[1::2], strict=True):
+            for level in range(len(steps) - 2, -1, -2):
+                g, k = int(steps[level][row]), int(steps[level + 1][row])
                 if g >= 0:
                     tail.append(f"/{c.name[g]}[{k}]" if k else f"/{c.name[g]}")
             tails.append("".join(tail))
         wrapped = c.gid[("transactions", "transaction")]
-        txs, tx_of = np.unique(top, return_inverse=True)
-        heads = [
-            "/report"
-            if t < 0
-            else f"/report{'/transactions' if self.e_field[t] == wrapped else ''}/transaction[{ordinal[t]}]"
-            for t in txs.tolist()
-        ]
-        head = pl.Series(heads, dtype=pl.String)[tx_of.reshape(-1)]
-        tail_of = pl.Series(tails, dtype=pl.String)[chain_of.reshape(-1)]
+        inside = top >= 0
+        where = np.maximum(top, 0)
+        head = pl.select(
+            pl.when(pl.lit(pl.Series(inside)))
+            .then(
+                pl.format(
+                    "/report{}/transaction[{}]",
+                    pl.when(pl.lit(pl.Series(self.e_field[where] == wrapped)))
+                    .then(pl.lit("/transactions"))
+                    .otherwise(pl.lit("")),
+                    pl.lit(pl.Series(ordinal[where])),
+                )
+            )
+            .otherwise(pl.lit("/report"))
+        ).to_series()
+        tail_of = pl.Series(tails, dtype=pl.String)[chain]
         return pl.select(pl.concat_str(pl.lit(head), pl.lit(tail_of))).to_series()
 
     # -- the report header (small: walked element by element as the reader walks it) -----------------------------
@@ -442,30 +498,40 @@ class _FrameReader:
                 out[name] = value
         return out
 
-    def header(self) -> dict[str, str]:
-        """The header values ``GoamlReader._ensure_report_context`` reads."""
+    def header(self, f: int) -> dict[str, str]:
+        """The header values ``GoamlReader._ensure_report_context`` reads, of file ``f``."""
         c, values = self.c, {}
-        for v in np.flatnonzero(self.v_owner == 0).tolist():
+        root = int(self.batch.e_start[f])
+        vs, ve = int(self.batch.v_start[f]), int(self.batch.v_start[f + 1])
+        owner, field = self.v_owner[vs:ve], self.v_field[vs:ve]
+        for v in (np.flatnonzero(owner == root) + vs).tolist():
             values[c.name[int(self.v_field[v])]] = self.text[v]
-        locations = np.flatnonzero(self.e_field == c.gid[("report", "location")])
+        es, ee = root, int(self.batch.e_start[f + 1])
+        locations = np.flatnonzero(self.e_field[es:ee] == c.gid[("report", "location")]) + es
         country = c.gid[("t_address", "country_code")]
-        for v in np.flatnonzero(np.isin(self.v_owner, locations) & (self.v_field == country)).tolist():
+        for v in (np.flatnonzero(np.isin(owner, locations) & (field == country)) + vs).tolist():
             if self.text[v]:
                 values["location_country"] = self.text[v]
         return values
 
     # -- the rows -------------------------------------------------------------------------------------------------
 
-    def read(self) -> ColumnRead:
-        reader, c = self.reader, self.c
-        reader.schema_version = "5.x" if self.cols.v5 else "4.x"
-        reader.stats["reports"] = 1
-        report = _ReportState(None, 1, "/report")
-        reader._report = report
-        reader.set_report_context(report, self.header())
-        if report.local_currency is None or report.report_id is None:
-            raise fast.Decline("no usable local currency")  # the walk rejects every transaction
-        rid, prefix = report.report_id, reader._prefix
+    def read(self, finish: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None) -> list[ColumnRead]:
+        c, n_files = self.c, self.batch.files
+        reports: list[_ReportState] = []
+        for f, reader in enumerate(self.readers):
+            reader.schema_version = "5.x" if self.batch.v5[f] else "4.x"
+            reader.stats["reports"] = 1
+            report = _ReportState(None, 1, "/report")
+            reader._report = report
+            reader.set_report_context(report, self.header(f))
+            if report.local_currency is None or report.report_id is None:  # pragma: no cover - certified
+                raise fast.Decline("no usable local currency")  # the walk rejects every transaction
+            reports.append(report)
+
+        def per_file(values: list[Any], files: np.ndarray, name: str) -> pl.Series:
+            """A per-file value on every row (``files``: each row's file)."""
+            return pl.Series(name, values)[files]
 
         transactions = np.flatnonzero(self.e_type == c.type_index["transaction"])
         n_tx = len(transactions)
@@ -494,22 +560,21 @@ class _FrameReader:
         account_my_client = np.isin(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]])
         account_role = np.where(np.isin(self.e_parent[built], side_of["from"]), "from", "to")
 
+        # (a subject's first occurrence is inside a built account: an account built later repeats an earlier one, so
+        # anything in it has an identical earlier copy; so the first occurrences are looked for there only)
         holders_all = self.with_field((t, "t_entity") for t in _ACCOUNTS)
-        first_holder = np.full(self.n, -1, dtype=np.int64)
-        first_holder[holders_all] = self.firsts(holders_all)
         holder = self.child_of(holders_all)[built]  # per build: its holder element or -1
         has_holder = holder >= 0
-        holder_first = first_holder[holder[has_holder]]
+        holder_first = self.firsts(holder[has_holder])
 
         signatories = self.with_field((t, "signatory") for t in _ACCOUNTS)
         sig_j = j_of[self.e_parent[signatories]]
         signatories, sig_j = signatories[sig_j >= 0], sig_j[sig_j >= 0]  # those of built accounts, per build in order
         persons_all = self.with_field((t, "t_person") for t in ("signatory", "signatory_my_client"))
-        first_person = np.full(self.n, -1, dtype=np.int64)
-        first_person[persons_all] = self.firsts(persons_all)
-        sig_person = first_person[self.child_of(persons_all)[signatories]]
+        sig_person = self.child_of(persons_all)[signatories]
         if (sig_person < 0).any():  # pragma: no cover - t_person is required, certified
             raise fast.Decline("a signatory without a person")
+        sig_person = self.firsts(sig_person)
 
         # the holders' directors and related entities (of the first occurrence: the walk's dict), per holder
         directors = self.with_field((t, "director_id") for t in _ENTITIES)
@@ -518,7 +583,7 @@ class _FrameReader:
         )
         items = self.with_field([("related_entities", "related_entity")])
         item, item_h, item_k, n_rel = self.children_per_row(items, self.e_parent[self.e_parent[items]], holder_first)
-        related_all = self.with_field([("related_entity", "entity")])
+        related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
         first_related = np.full(self.n, -1, dtype=np.int64)
         first_related[related_all] = self.firsts(related_all)
         related = first_related[self.child_of(related_all)[item]]
@@ -533,22 +598,38 @@ class _FrameReader:
         held_size[has_holder] = 2 + 2 * n_dir + 2 * n_rel
         count = 1 + held_size + 2 * n_sig
         start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-        account_num = start + 1
-        org_num = start[has_holder] + 2  # per holder
+        ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
+        # numbers are kept batch-wide: file f's number k is k + (the numbers of the files before it, + 1 each)
+        build_file = self.e_file[built]
+        totals = np.bincount(build_file, weights=count, minlength=n_files).astype(np.int64)
+        id_base = np.concatenate([[0], np.cumsum(totals + 1)[:-1]]).astype(np.int64)
+        start = start - (np.concatenate([[0], np.cumsum(totals)[:-1]]) - id_base)[build_file]
+        account_num, org_num = start + 1, start[has_holder] + 2
         director_num = org_num[director_h] + 2 * director_k + 1
         related_num = org_num[item_h] + 2 * n_dir[item_h] + 2 * item_k + 1
         holds_num = org_num + 2 * n_dir + 2 * n_rel + 1
-        ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
         sig_base = start[sig_j] + 1 + held_size[sig_j] + 2 * ordinal
-        total = int(count.sum())
-
-        id_text = pl.Series([f"{prefix}{i}" for i in range(total + 1)], dtype=pl.String)
+        id_text = pl.Series(
+            [f"{r._prefix}{i}" for r, t in zip(self.readers, totals.tolist(), strict=True) for i in range(t + 1)],
+            dtype=pl.String,
+        )
 
         def ids(numbers: np.ndarray) -> pl.Series:
             """Mention and relation ids: the reader's prefix and number."""
             return id_text[numbers]
 
-        common = {"report_id": rid, "file": reader.file, "jurisdiction": report.jurisdiction}
+        rids = [r.report_id for r in reports]
+        names = [r.file for r in self.readers]
+        places = [r.jurisdiction for r in reports]
+
+        def common(files: np.ndarray) -> list[pl.Series]:
+            """The columns every mention row of these files carries."""
+            return [
+                per_file(rids, files, "report_id"),
+                per_file(names, files, "file"),
+                per_file(places, files, "jurisdiction"),
+                pl.Series("_file", files, dtype=pl.Int64),
+            ]
 
         # -- account mentions
         acc = self.pivot((built, _ACCOUNT))
@@ -577,7 +658,7 @@ class _FrameReader:
             pl.Series("_el", built, dtype=pl.Int64),
             pl.Series("role", account_role, dtype=pl.String),
             pl.Series("my_client", account_my_client, dtype=pl.Boolean),
-            *(pl.lit(v).alias(k) for k, v in common.items()),
+            *common(build_file),
         )
         account_rows = account_rows.with_columns(pl.col("account_id").alias("mention_id"))
 
@@ -629,10 +710,9 @@ class _FrameReader:
             raise fast.Decline("a person without a name")
         people = people.drop("own_id_number", *_PHONE)
         parties = pl.concat([orgs.drop(*_PHONE), people], how="diagonal").sort("_num")
-        parties = parties.with_columns(ids(parties["_num"].to_numpy()).alias("party_id")).drop("_num")
-        parties = parties.with_columns(
-            pl.col("party_id").alias("mention_id"), *(pl.lit(v).alias(k) for k, v in common.items())
-        )
+        party_file = self.e_file[parties["_el"].to_numpy()]
+        parties = parties.with_columns(ids(parties["_num"].to_numpy()).alias("party_id"), *common(party_file))
+        parties = parties.with_columns(pl.col("party_id").alias("mention_id")).drop("_num")
 
         # -- relations: holder -> account (holds), signatory -> account (by role and primary flag)
         sig = self.pivot((signatories, _SIGNATORY))
@@ -697,10 +777,12 @@ class _FrameReader:
             pl.lit("party").alias("target_type"),
         )
         relations = pl.concat([held, directing, linked, signed], how="diagonal").sort("_num")
+        relation_file = np.searchsorted(id_base, relations["_num"].to_numpy(), side="right") - 1
         relations = relations.with_columns(
             ids(relations["_num"].to_numpy()).alias("relation_id"),
             pl.col("target_type").fill_null("account"),
-            pl.lit(rid).alias("report_id"),
+            per_file(rids, relation_file, "report_id"),
+            pl.Series("_file", relation_file, dtype=pl.Int64),
         ).drop("_num")
 
         # -- transactions
@@ -714,30 +796,38 @@ class _FrameReader:
 
         my_client = np.zeros(self.n, dtype=bool)
         my_client[sides] = side_my_client
+        tx_file = self.e_file[transactions]
+        currencies = [r.local_currency for r in reports]
         rows = tx.with_columns(
-            pl.format("{}:{}", pl.lit(report.rentity_id), pl.col("transaction_number")).alias("transaction_id"),
-            pl.lit(rid).alias("report_id"),
+            pl.format(
+                "{}:{}", per_file([r.rentity_id for r in reports], tx_file, "r"), pl.col("transaction_number")
+            ).alias("transaction_id"),
+            per_file(rids, tx_file, "report_id"),
             pl.col("amount_local").alias("amount"),
-            pl.lit(report.local_currency).alias("currency"),
-            pl.lit(report.local_currency).alias("currency_local"),
+            per_file(currencies, tx_file, "currency"),
+            per_file(currencies, tx_file, "currency_local"),
             side_ids("from").alias("from_account_id"),
             pl.Series("from_my_client", my_client[side_of["from"]], dtype=pl.Boolean),
             side_ids("to").alias("to_account_id"),
             pl.Series("to_my_client", my_client[side_of["to"]], dtype=pl.Boolean),
-            pl.lit(reader.file).alias("source_file"),
+            per_file(names, tx_file, "source_file"),
             pl.Series("source_line", self.cols.e_line[transactions], dtype=pl.Int64),
+            pl.Series("_file", tx_file, dtype=pl.Int64),
         )
-        report.transactions = n_tx
-        reader.stats["transactions"] = n_tx
 
-        # -- the header: its mentions are numbered after the transactions'
-        reader._seq = total
-        unit = reader.report_unit(
-            self.element(0, report.path, skip=_REPORT_STREAM_WRAPPERS), int(self.cols.e_line[0]), report
-        )
-        reader._report = None
-        if unit.mentions:
-            extra = [
+        # -- the headers: their mentions are numbered after the transactions'
+        tx_count = np.bincount(tx_file, minlength=n_files)
+        units = []
+        extra: list[dict[str, Any]] = []
+        for f, (reader, report) in enumerate(zip(self.readers, reports, strict=True)):
+            report.transactions = reader.stats["transactions"] = int(tx_count[f])
+            reader._seq = int(totals[f])
+            root = int(self.batch.e_start[f])
+            header = self.element(root, report.path, skip=_REPORT_STREAM_WRAPPERS)
+            unit = reader.report_unit(header, int(self.cols.e_line[root]), report)
+            reader._report = None
+            units.append(unit)
+            extra += [
                 {
                     **m.entity.__dict__,
                     "mention_id": m.entity.__dict__["party_id"],
@@ -745,15 +835,20 @@ class _FrameReader:
                     "path": m.provenance.path,
                     "role": m.role,
                     "my_client": m.my_client,
-                    **common,
+                    "report_id": report.report_id,
+                    "file": reader.file,
+                    "jurisdiction": report.jurisdiction,
+                    "_file": f,
                 }
                 for m in unit.mentions
             ]
+        if extra:
             parties = pl.concat([parties, pl.DataFrame(extra, infer_schema_length=None)], how="diagonal_relaxed")
+            parties = parties.sort("_file", maintain_order=True)
 
-        alias: dict[str, str] = {}
-        account_rows = _dedup(account_rows, "account_id", alias)
-        parties = _dedup(parties, "party_id", alias)
+        aliases: list[dict[str, str]] = [{} for _ in range(n_files)]
+        account_rows = _dedup(account_rows, "account_id", aliases)
+        parties = _dedup(parties, "party_id", aliases)
         # paths of the mentions kept (the header's came with theirs), in one pass
         account_el, party_el = account_rows["_el"].to_numpy(), parties["_el"].fill_null(-1).to_numpy()
         walked = party_el >= 0
@@ -763,13 +858,19 @@ class _FrameReader:
         if not walked.all():
             party_paths = parties["path"].scatter(np.flatnonzero(walked), party_paths)
         parties = parties.with_columns(party_paths.alias("path")).drop("_el")
-        frames = {
+        tables = {
             "transactions": rows,
             "account_mentions": account_rows,
             "party_mentions": parties,
             "relations": relations,
         }
-        return ColumnRead(frames, alias, dict(unit.report.__dict__))
+        if finish is not None:
+            tables = {name: finish(name, frame) for name, frame in tables.items()}
+        split = {name: _by_file(frame, n_files) for name, frame in tables.items()}
+        return [
+            ColumnRead({name: split[name][f] for name in tables}, aliases[f], dict(units[f].report.__dict__))
+            for f in range(n_files)
+        ]
 
     # -- first children ---------------------------------------------------------------------------------------------
 
@@ -819,7 +920,16 @@ def _layout(c: Any, spec: Spec) -> tuple[np.ndarray, list[str]]:
     return by_type, kinds
 
 
-def _dedup(frame: pl.DataFrame, id_column: str, alias: dict[str, str]) -> pl.DataFrame:
+def _by_file(frame: pl.DataFrame, n_files: int) -> list[pl.DataFrame]:
+    """``frame``'s rows per file (column ``_file``, dropped), in order."""
+    if n_files == 1:
+        return [frame.drop("_file")]
+    parts = frame.partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    empty = frame.clear().drop("_file")
+    return [parts.get((f,), empty) for f in range(n_files)]
+
+
+def _dedup(frame: pl.DataFrame, id_column: str, aliases: list[dict[str, str]]) -> pl.DataFrame:
     """``_Buffer.add_mentions``: one row per (role, client flag, attributes); later repeats alias the first. Rows are
     grouped by a hash of their attributes, and rows a hash groups are compared in full (a collision is then no merge:
     the exact group-by decides)."""
@@ -836,8 +946,11 @@ def _dedup(frame: pl.DataFrame, id_column: str, alias: dict[str, str]) -> pl.Dat
         rows = keys.with_row_index("_row").select(pl.col("_row").first().over(keys.columns))
         first_of = rows["_row"].to_numpy().astype(np.int64)
         repeat = np.flatnonzero(first_of != np.arange(frame.height))
-    ids = frame[id_column]
-    alias.update(zip(ids[repeat].to_list(), ids[first_of[repeat]].to_list(), strict=True))
+    ids, files = frame[id_column], frame["_file"]
+    for file, own, first in zip(
+        files[repeat].to_list(), ids[repeat].to_list(), ids[first_of[repeat]].to_list(), strict=True
+    ):
+        aliases[file][own] = first
     keep = np.ones(frame.height, dtype=bool)
     keep[repeat] = False
     return frame.filter(pl.Series(keep))
@@ -863,9 +976,12 @@ _ENTITY_KIND = {code: kind.value for code, kind in _ENTITY_RELATION.items()}
 
 
 def _typed(values: pl.Series, kind: str) -> pl.Series:
-    """Non-empty values of ``kind`` (valid: certified) as the walk's leaves type them: plain ASCII decimals short
-    enough to be exact by a cast, everything else once per distinct value with the walk's own parse function."""
+    """Non-empty values of ``kind`` (valid: certified) as the walk's leaves type them: dates by ``fast``'s vectorised
+    parse (which agrees with ``parse_datetime``), plain ASCII decimals short enough to be exact by a cast, everything
+    else once per distinct value with the walk's own parse function."""
     dtype = _DTYPES[kind]
+    if kind == "datetime":
+        return fast.datetimes(values)
     if kind == "decimal":
         size = values.str.len_bytes()
         plain = ((size <= 18) & (size == values.str.len_chars())).to_numpy()  # <= 18 digits either side of the point
