@@ -93,6 +93,10 @@ MY_CLIENT_FROM = """
       </from_person>
       <from_country>GB</from_country>
     </t_from_my_client>"""
+TO_ENTITY = """
+    <t_to><to_funds_code>W</to_funds_code>
+      <to_entity><name>North Ltd</name><incorporation_country_code>GB</incorporation_country_code></to_entity>
+      <to_country>GB</to_country></t_to>"""
 TO_PERSON = """
     <t_to><to_funds_code>W</to_funds_code>
       <to_person><first_name>Bo</first_name><last_name>Ek</last_name></to_person><to_country>SE</to_country></t_to>"""
@@ -359,9 +363,10 @@ def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth
         ),
         report(transaction("A"), transaction("B"), transaction("C", amount="5")),  # repeated subjects
         report(transaction(sides=FOREIGN)),  # walked: a foreign-currency block
-        report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)),  # walked: person sides
+        report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)),  # person sides
+        report(transaction("A"), transaction("B", sides=MY_CLIENT_FROM.format(ident="") + TO_ENTITY)),  # walked
     ],
-    ids=["plain", "wrapped", "repeated", "foreign", "persons"],
+    ids=["plain", "wrapped", "repeated", "foreign", "persons", "entity"],
 )
 def test_ingest_from_the_columns_edge_cases(write, text: str) -> None:
     assert_same_read(write("r.xml", text))
@@ -434,6 +439,11 @@ ACCOUNT_SEEDS = [
         transaction("C", sides=HELD + NOMINEE),
     ),
     report(transaction("A", sides=NESTED + SIGNED), transaction("B", sides=REPEATED_DEEP + SIGNED)),
+    report(  # person sides: cash paid in by a client, repeated; a person receiving from a held account
+        transaction("A", sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + SIGNED),
+        transaction("B", sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + SIGNED),
+        transaction("C", sides=HELD + TO_PERSON),
+    ),
     report(
         transaction("A", sides=HELD + SIGNED),
         transaction("B", sides=HELD + SIGNED.replace(">Ola<", ">Olaf<")),
@@ -489,7 +499,8 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
     seeds = [write(f"seed{i}.xml", text) for i, text in enumerate(ACCOUNT_SEEDS)]
     broken = write("broken.xml", CLEAN.replace("<amount_local>", "<amount_local>-", 1))
     persons = write("persons.xml", report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)))
-    files = [*synth_goaml[:6], seeds[0], broken, *seeds[1:], persons, *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    entity = write("entity.xml", report(transaction(sides=HELD + TO_ENTITY)))
+    files = [*synth_goaml[:6], seeds[0], broken, *seeds[1:], persons, entity, *sorted((SAMPLE / "goaml").glob("*.xml"))]
     missing = write("gone.xml", CLEAN)
     missing.unlink()
     items = [(p, f"m{i}.") for i, p in enumerate([*files[:3], missing, *files[3:]])]
@@ -509,4 +520,5 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
             assert_frame_equal(got.read.buf.frame(table), alone.buf.frame(table))
     taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in files], now=NOW)
     assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
-    assert taken[files.index(broken)] is None and taken[files.index(persons)] is None
+    assert taken[files.index(broken)] is None and taken[files.index(entity)] is None  # invalid; walked (entity side)
+    assert taken[files.index(persons)] is not None

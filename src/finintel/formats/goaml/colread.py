@@ -48,8 +48,8 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (conductors, person or entity sides, directors,
-#: related entities or persons, foreign currency, involved parties, activity reports) is walked.
+#: Element types the column reader takes; a file with any other (conductors, entity sides, related persons of an
+#: account, foreign currency, involved parties, activity reports) is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -60,7 +60,7 @@ INGEST_TYPES = frozenset(
         *("t_person_director", "related_entities", "related_entity"),
     }
 )
-_SIDE_SUBJECTS = frozenset({"from_person", "from_entity", "to_person", "to_entity", "t_conductor"})
+_SIDE_SUBJECTS = frozenset({"from_entity", "to_entity", "t_conductor"})
 _ACCOUNTS = ("t_account", "t_account_my_client")
 _PERSONS = ("t_person", "t_person_my_client", "t_person_director")
 _ENTITIES = ("t_entity", "t_entity_my_client")
@@ -559,6 +559,16 @@ class _FrameReader:
         account_j[self.e_parent[accounts]] = j_of[first_account]
         account_my_client = np.isin(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]])
         account_role = np.where(np.isin(self.e_parent[built], side_of["from"]), "from", "to")
+        # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
+        side_persons = self.with_field((f"t_{s}{x}", f"{s}_person") for s in ("from", "to") for x in ("", "_my_client"))
+        first_side_person = self.firsts(side_persons)
+        side_built = side_persons[first_side_person == side_persons]
+        side_person_j = np.full(self.n, -1, dtype=np.int64)  # per side element: the build of its person, or -1
+        side_j_of = np.full(self.n, -1, dtype=np.int64)
+        side_j_of[side_built] = np.arange(len(side_built))
+        side_person_j[self.e_parent[side_persons]] = side_j_of[first_side_person]
+        side_person_role = np.where(np.isin(self.e_parent[side_built], side_of["from"]), "from", "to")
+        side_person_client = np.isin(self.e_parent[side_built], sides[side_my_client])
 
         # (a subject's first occurrence is inside a built account: an account built later repeats an earlier one, so
         # anything in it has an identical earlier copy; so the first occurrences are looked for there only)
@@ -597,13 +607,20 @@ class _FrameReader:
         held_size = np.zeros(nb, dtype=np.int64)
         held_size[has_holder] = 2 + 2 * n_dir + 2 * n_rel
         count = 1 + held_size + 2 * n_sig
-        start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+        # accounts and side persons are built in document order (a person side takes one number)
+        every = np.concatenate([built, side_built])
+        order = np.argsort(every, kind="stable")
+        sizes = np.concatenate([count, np.ones(len(side_built), dtype=np.int64)])[order]
+        begins = np.empty(len(every), dtype=np.int64)
+        begins[order] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
         # numbers are kept batch-wide: file f's number k is k + (the numbers of the files before it, + 1 each)
+        every_file = self.e_file[every]
         build_file = self.e_file[built]
-        totals = np.bincount(build_file, weights=count, minlength=n_files).astype(np.int64)
+        totals = np.bincount(every_file[order], weights=sizes, minlength=n_files).astype(np.int64)
         id_base = np.concatenate([[0], np.cumsum(totals + 1)[:-1]]).astype(np.int64)
-        start = start - (np.concatenate([[0], np.cumsum(totals)[:-1]]) - id_base)[build_file]
+        begins = begins - (np.concatenate([[0], np.cumsum(totals)[:-1]]) - id_base)[every_file]
+        start, side_person_num = begins[:nb], begins[nb:] + 1
         account_num, org_num = start + 1, start[has_holder] + 2
         director_num = org_num[director_h] + 2 * director_k + 1
         related_num = org_num[item_h] + 2 * n_dir[item_h] + 2 * item_k + 1
@@ -685,7 +702,7 @@ class _FrameReader:
         )
         if orgs["name"].null_count():  # pragma: no cover - required, certified
             raise fast.Decline("an organization without a name")
-        person_el = np.concatenate([director, sig_person])
+        person_el = np.concatenate([director, sig_person, side_built])
         n_directors = len(director)
         people = self.pivot(
             (person_el, _PERSON),
@@ -698,10 +715,16 @@ class _FrameReader:
             pl.col("birth_date").dt.date(),
             pl.coalesce("id_number", "own_id_number").alias("id_number"),
             pl.lit("person").alias("kind"),
-            pl.Series("_num", np.concatenate([director_num, sig_base + 1]), dtype=pl.Int64),
-            pl.Series("role", ["director"] * n_directors + ["signatory"] * len(sig_person), dtype=pl.String),
+            pl.Series("_num", np.concatenate([director_num, sig_base + 1, side_person_num]), dtype=pl.Int64),
             pl.Series(
-                "my_client", np.concatenate([np.zeros(n_directors, bool), account_my_client[sig_j]]), dtype=pl.Boolean
+                "role",
+                ["director"] * n_directors + ["signatory"] * len(sig_person) + side_person_role.tolist(),
+                dtype=pl.String,
+            ),
+            pl.Series(
+                "my_client",
+                np.concatenate([np.zeros(n_directors, bool), account_my_client[sig_j], side_person_client]),
+                dtype=pl.Boolean,
             ),
             pl.Series("line", self.cols.e_line[person_el], dtype=pl.Int64),
             pl.Series("_el", person_el, dtype=pl.Int64),
@@ -788,10 +811,12 @@ class _FrameReader:
         # -- transactions
         tx = self.pivot((transactions, _TX), (side_of["from"], _FROM), (side_of["to"], _TO))
 
-        def side_ids(role: str) -> pl.Series:
-            """The account mention of each transaction's side (null: a side without an account)."""
-            j = account_j[side_of[role]]
-            out = ids(account_num[np.maximum(j, 0)])
+        def side_ids(role: str, j_of_side: np.ndarray, numbers: np.ndarray) -> pl.Series:
+            """The mention of each transaction's side subject (null: the side's subject is another kind)."""
+            j = j_of_side[side_of[role]]
+            if not len(numbers):
+                return pl.Series([None] * len(j), dtype=pl.String)
+            out = ids(numbers[np.maximum(j, 0)])
             return out.scatter(np.flatnonzero(j < 0), None) if (j < 0).any() else out
 
         my_client = np.zeros(self.n, dtype=bool)
@@ -806,9 +831,11 @@ class _FrameReader:
             pl.col("amount_local").alias("amount"),
             per_file(currencies, tx_file, "currency"),
             per_file(currencies, tx_file, "currency_local"),
-            side_ids("from").alias("from_account_id"),
+            side_ids("from", account_j, account_num).alias("from_account_id"),
+            side_ids("from", side_person_j, side_person_num).alias("from_party_id"),
             pl.Series("from_my_client", my_client[side_of["from"]], dtype=pl.Boolean),
-            side_ids("to").alias("to_account_id"),
+            side_ids("to", account_j, account_num).alias("to_account_id"),
+            side_ids("to", side_person_j, side_person_num).alias("to_party_id"),
             pl.Series("to_my_client", my_client[side_of["to"]], dtype=pl.Boolean),
             per_file(names, tx_file, "source_file"),
             pl.Series("source_line", self.cols.e_line[transactions], dtype=pl.Int64),
