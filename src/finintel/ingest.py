@@ -181,8 +181,11 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     empty = [
         name for name, nulls in zip(frame.columns, frame.null_count().row(0), strict=True) if nulls == frame.height
     ]
-    repeated = [c for c in _REPEATED if c in frame.columns and c not in empty]
-    return frame.drop(empty).with_columns(pl.col(c).cast(pl.Categorical) for c in repeated)
+    schema = frame.schema
+    repeated = [c for c in _REPEATED if c in schema and c not in empty and schema[c] != pl.Categorical]
+    if empty:
+        frame = frame.drop(empty)
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in repeated) if repeated else frame
 
 
 @dataclass

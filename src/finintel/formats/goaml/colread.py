@@ -231,13 +231,14 @@ def read_batch(
     if not parts:
         return out
     order = list(parts)
-    ok, _stats = fast.check(fast.Batch.of(compiled, [parts[i] for i in order]), profile, now)
+    checked = fast.Batch.of(compiled, [parts[i] for i in order])
+    ok, _stats = fast.check(checked, profile, now)
     taken = [i for i, good in zip(order, ok.tolist(), strict=True) if good]
     if not taken:
         return out
     reads: list[ColumnRead | None]
     try:
-        batch = fast.Batch.of(compiled, [parts[i] for i in taken])
+        batch = checked if len(taken) == len(order) else fast.Batch.of(compiled, [parts[i] for i in taken])
         reads = list(_FrameReader(batch, [files[i][1] for i in taken]).read(finish))
     except fast.Decline:
         if len(taken) == 1:
