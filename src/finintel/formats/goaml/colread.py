@@ -1,27 +1,30 @@
-"""ingest's fast path: a certified account-to-account goAML report read column-wise into the store's frames.
+"""ingest's fast path: certified goAML reports read column-wise into the store's frames, several files at a time.
 
 The reader's walk (``GoamlReader``) is the reference: it turns every transaction into a dict, builds each side's
-subject (an account with its holder organization and signatories) with the model's builders, numbers mentions and
-relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct mention of a report. Here
-the same rows come out of the compiled pass's columns (``fast``) with vectorised steps, so ingest does per-value work
-in C, numpy and polars instead of per-element work in Python:
+subject (an account with its holder organization, the holder's directors and related entities, and signatories; or a
+person) with the model's builders, numbers mentions and relations as it goes, and ``ingest._Buffer.add_mentions``
+then keeps one row per distinct mention of a report. Here the same rows come out of the compiled pass's columns
+(``fast``) with vectorised steps, so ingest does per-value work in C, numpy and polars instead of per-element work in
+Python, and pays polars' per-call cost once per batch of files (``fast.Batch``) rather than once per file:
 
 * **Values per subject** are pivots of the value column: one row per element, one column per field, the first value
   of that field in document order (an empty value is null, as the walk's leaves), typed as the walk types them
-  (dates, decimals, booleans, assets decided once per distinct value by the walk's own parse functions).
+  (dates, decimals, booleans, assets: the walk's own parse functions, once per distinct value where not vectorised).
 * **Repeated subjects** are found as the walk finds them: a subtree with the same type and the same canonical form
   (equal bytes exactly when lxml serialises both alike) is the first one; its mentions are made once per report, at
   its first occurrence, with that occurrence's line and path.
-* **Mention ids** follow the walk's numbering: per account built, the account, then its holder and the holding
-  relation, then per signatory the person and the relation (offsets from a cumulative sum of those counts); the
-  report header's mentions come last.
+* **Mention ids** follow the walk's numbering: per account built, the account; its holder, the holder's directors
+  (person, relation) and related entities (organization, relation) and the holding relation; then per signatory the
+  person and the relation; a person side takes one number (offsets from a cumulative sum of those counts, per file);
+  the report header's mentions come last.
 * **Kind, chain, IBAN and country** of an account come from ``reader.account_identity`` (cached per distinct number,
-  IBAN, currency, institution type and BIC); the relation kind of a signatory from its role code and primary flag.
+  IBAN, currency, institution type and BIC); relation kinds from the reader's tables of role codes.
 * **Mention dedup** (``add_mentions``: the same role, client flag and attributes in a report is one row, repeats become
-  aliases) is a first-distinct over the attribute columns.
+  aliases) is a hash of the attribute columns, verified in full on the rows it merges.
 
 Only files whose every element is one of :data:`INGEST_TYPES` are taken (everything else walks), and the tests check
-frame for frame that both paths give the same buffer (synthetic reports, samples, edge cases, hypothesis mutations).
+frame for frame that both paths give the same buffer (synthetic reports, samples, edge cases, hypothesis mutations,
+mixed batches).
 """
 
 from __future__ import annotations

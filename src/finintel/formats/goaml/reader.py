@@ -385,7 +385,7 @@ class GoamlReader:
         yield self.report_unit(d, report.element.sourceline, report)
 
     def report_unit(self, d: dict[str, Any], line: int | None, report: _ReportState) -> ReportUnit:
-        """The unit of a walked report header ``d`` (the walk's output, or the same built by ``fast.read_columns``)
+        """The unit of a walked report header ``d`` (the walk's output, or the same built by ``colread``)
         with the reporting person's mention."""
         report_id = report.report_id or ""
         if report.transactions == 0 and report.parties == 0:
@@ -1306,7 +1306,7 @@ def account_identity(
     is an address of a chain (strongly recognised, or a non-bank institution, or a virtual-asset currency), a VASP
     account for a non-bank institution or a virtual-asset currency otherwise, else a bank account; the IBAN is
     dropped when invalid (the walk reports FI-V009) and taken from the number when that is one; the country from the
-    IBAN, else from the SWIFT/BIC. Both the walk and ``fast.read_columns`` build accounts with it."""
+    IBAN, else from the SWIFT/BIC. Both the walk and ``colread`` build accounts with it."""
     if iban and not iban_is_valid(iban):
         iban = None  # reported as FI-V009 by the walk; not used as an identifier
     elif not iban and iban_is_valid(number):
@@ -1344,7 +1344,8 @@ def transaction_fields(
     conductor_id: str | None,
 ) -> dict[str, Any]:
     """The :class:`Transaction` fields of a walked transaction ``d`` with its sides (``{"my_client", "block"}`` per
-    side) and their (account, party) mention ids; the walk and ``fast.read_columns`` both build rows with it."""
+    side) and their (account, party) mention ids. ``colread`` maps the same fields column-wise (its ``_TX``); the
+    differential tests hold the two to the same rows."""
     from_block, to_block = sides["from"]["block"], sides["to"]["block"]
     return {
         "transaction_id": f"{report.rentity_id}:{number}",
