@@ -224,8 +224,8 @@ def read_batch(
     if not files or not fast.available():
         return out
     profile = files[0][1].profile
-    compiled = fast._compile(frozenset(profile.mandatory))
-    parts: dict[int, fast._Columns] = {}
+    compiled = fast.compiled(profile)
+    parts: dict[int, fast.Columns] = {}
     for i, (data, _reader) in enumerate(files):
         if 0 < len(data) <= fast.MAX_INGEST_BYTES:
             columns = fast.scan(data, compiled, extents=True)
@@ -253,7 +253,7 @@ def read_batch(
     return out
 
 
-def _takes(c: fast._Compiled, columns: fast._Columns) -> bool:
+def _takes(c: fast.Compiled, columns: fast.Columns) -> bool:
     """Whether the builder handles every element of this file."""
     present = {c.type_names[t] for t in np.unique(columns.e_type).tolist()}
     if not present <= INGEST_TYPES:
@@ -270,7 +270,7 @@ class _FrameReader:
         cols = self.cols = batch.columns
         self.batch = batch
         self.readers = readers
-        self.e_file, self.v_file = batch.e_file, batch.v_file
+        self.e_file = batch.e_file
         self.text: pl.Series = batch.values.value
         self.e_type, self.e_parent, self.e_field = cols.e_type, cols.e_parent, cols.e_field
         self.v_field, self.v_owner = cols.v_field, cols.v_owner

@@ -81,7 +81,7 @@ class Decline(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class Compiled:
     capsule: Any
     type_index: dict[str, int]
     gid: dict[tuple[str, str], int]  # (owner type, field) -> global field id
@@ -96,7 +96,7 @@ class _Compiled:
 
 
 @lru_cache(maxsize=8)
-def _compile(mandatory: frozenset[str]) -> _Compiled:
+def _compile(mandatory: frozenset[str]) -> Compiled:
     """The schema for the compiled pass; profile-mandatory elements count as required (their absence is FI-S001)."""
     names = list(TYPES)
     type_index = {n: i for i, n in enumerate(names)}
@@ -126,7 +126,7 @@ def _compile(mandatory: frozenset[str]) -> _Compiled:
     assert _scan is not None
     capsule = _scan.compile(types, type_index["report"], b"report", PY_SPACES)
     kind_code = np.array([-1 if t is None else _KIND.get(t, _KIND["enum"]) for t in leaf], dtype=np.int8)
-    return _Compiled(
+    return Compiled(
         capsule,
         type_index,
         gid,
@@ -139,6 +139,11 @@ def _compile(mandatory: frozenset[str]) -> _Compiled:
         np.array(required, dtype=bool),
         kind_code,
     )
+
+
+def compiled(profile: Profile) -> Compiled:
+    """The compiled pass's schema for ``profile`` (its mandatory elements count as required); cached."""
+    return _compile(frozenset(profile.mandatory))
 
 
 def available() -> bool:
@@ -164,7 +169,7 @@ def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | No
 
 
 @dataclass(slots=True)
-class _Columns:
+class Columns:
     """The compiled pass's output (``_scan.scan``), named. Elements: type index, parent element, field id, line;
     values: field id, owner element, line; with ``extents``, per element the index after its subtree, its values'
     range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes)."""
@@ -187,7 +192,7 @@ class _Columns:
     canon: bytes
 
     @classmethod
-    def of(cls, result: tuple[Any, ...]) -> _Columns:
+    def of(cls, result: tuple[Any, ...]) -> Columns:
         def i32(i: int) -> np.ndarray:
             return np.frombuffer(result[i], dtype="<i4")
 
@@ -214,14 +219,14 @@ class _Columns:
         )
 
 
-def scan(data: bytes, compiled: _Compiled, *, extents: bool) -> _Columns | None:
+def scan(data: bytes, compiled: Compiled, *, extents: bool) -> Columns | None:
     """The compiled pass over one file's bytes: its columns, or ``None`` when it gives up (the walk decides)."""
     assert _scan is not None
     try:
         result = _scan.scan(compiled.capsule, data, extents)
     except ValueError:
         return None
-    return _Columns.of(result) if result[0] else None
+    return Columns.of(result) if result[0] else None
 
 
 @dataclass(slots=True)
@@ -230,8 +235,8 @@ class Batch:
     root stays -1), so that one vectorised pass checks or reads them all: polars and numpy cost tens of microseconds
     a call whatever the size, which a file of a few hundred transactions would pay a hundred times over."""
 
-    compiled: _Compiled
-    columns: _Columns
+    compiled: Compiled
+    columns: Columns
     values: _Values
     v5: np.ndarray  # per file
     e_start: np.ndarray  # per file: its root element; one more entry: the number of elements
@@ -244,7 +249,7 @@ class Batch:
         return len(self.v5)
 
     @classmethod
-    def of(cls, compiled: _Compiled, parts: Sequence[_Columns]) -> Batch:
+    def of(cls, compiled: Compiled, parts: Sequence[Columns]) -> Batch:
         ne = np.array([0, *(len(p.e_type) for p in parts)], dtype=np.int64).cumsum()
         nv = np.array([0, *(len(p.v_field) for p in parts)], dtype=np.int64).cumsum()
         nt = np.array([0, *(len(p.text) for p in parts)], dtype=np.int64).cumsum()
@@ -264,7 +269,7 @@ class Batch:
         v_offsets = np.concatenate(
             [np.zeros(1, dtype=np.int64), *(o[1:] + base for o, base in zip(offsets, nt.tolist(), strict=False))]
         )
-        columns = _Columns(
+        columns = Columns(
             v5=False,
             e_type=cat("e_type"),
             e_parent=cat("e_parent", ne, keep_negative=True),
@@ -299,8 +304,8 @@ class Batch:
 class Checked:
     """A file the fast path certified clean: the compiled pass's columns and the counts."""
 
-    compiled: _Compiled
-    columns: _Columns
+    compiled: Compiled
+    columns: Columns
     stats: dict[str, int]
 
 
@@ -318,13 +323,13 @@ def certified(
         data = path.read_bytes()
     except OSError:
         return None
-    compiled = _compile(frozenset(profile.mandatory))
-    columns = scan(data, compiled, extents=extents)
+    schema = compiled(profile)
+    columns = scan(data, schema, extents=extents)
     del data
     if columns is None:
         return None
-    ok, stats = check(Batch.of(compiled, [columns]), profile, now)
-    return Checked(compiled, columns, stats[0]) if ok[0] else None
+    ok, stats = check(Batch.of(schema, [columns]), profile, now)
+    return Checked(schema, columns, stats[0]) if ok[0] else None
 
 
 class _Values:
@@ -423,7 +428,7 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
 
 
 def _check_foreign_currency(
-    c: _Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray, e_file: np.ndarray
+    c: Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray, e_file: np.ndarray
 ) -> np.ndarray:
     """FI-V006/FI-V001 as the walk checks them: per transaction, the first side (from, then to) with a foreign-currency
     block; its currency is not the report's local one, its amount is positive and, at its rate either way, gives the
@@ -484,7 +489,7 @@ class _ValueChecks:
         return (at[mask], parsed.filter(pl.Series(mask))) if mask.any() else None
 
 
-def _check_values(c: _Compiled, values: _Values, profile: Profile, future_limit: dt.datetime) -> _ValueChecks:
+def _check_values(c: Compiled, values: _Values, profile: Profile, future_limit: dt.datetime) -> _ValueChecks:
     """Every non-empty value against its leaf type, as the walk's ``_leaf`` decides: the values that fail, and the
     parsed dates."""
     kind = c.kind_code[values.gid]
