@@ -97,6 +97,11 @@ TO_ENTITY = """
     <t_to><to_funds_code>W</to_funds_code>
       <to_entity><name>North Ltd</name><incorporation_country_code>GB</incorporation_country_code></to_entity>
       <to_country>GB</to_country></t_to>"""
+CONDUCTED = """
+    <t_from><from_funds_code>K</from_funds_code>
+      <t_conductor><first_name>Cy</first_name><last_name>Do</last_name></t_conductor>
+      <from_person><first_name>Al</first_name><last_name>Bo</last_name></from_person><from_country>GB</from_country>
+    </t_from>"""
 TO_PERSON = """
     <t_to><to_funds_code>W</to_funds_code>
       <to_person><first_name>Bo</first_name><last_name>Ek</last_name></to_person><to_country>SE</to_country></t_to>"""
@@ -432,6 +437,15 @@ REPEATED_DEEP = HELD.replace("Acme GmbH</name>", "Beta BV</name>", 1).replace(
       <entity><name>Deep</name></entity></related_entity></related_entities>""",
 )
 DIRECTED = HELD.replace("<incorporation_date>2001-02-03T00:00:00</incorporation_date>", BOARD)
+ENTITY_FROM = (
+    """
+    <t_from_my_client><from_funds_code>W</from_funds_code>
+      <from_entity><name>Acme GmbH</name><incorporation_number>HRB 2</incorporation_number>
+      <incorporation_country_code>DE</incorporation_country_code>"""
+    + BOARD.replace("<incorporation_date>2001-02-03T00:00:00</incorporation_date>", "")
+    + """
+      </from_entity><from_country>DE</from_country></t_from_my_client>"""
+)
 ACCOUNT_SEEDS = [
     report(
         transaction("A", sides=DIRECTED + SIGNED),
@@ -439,6 +453,11 @@ ACCOUNT_SEEDS = [
         transaction("C", sides=HELD + NOMINEE),
     ),
     report(transaction("A", sides=NESTED + SIGNED), transaction("B", sides=REPEATED_DEEP + SIGNED)),
+    report(  # entity sides (with a board and related entities, repeated) and an account side
+        transaction("A", sides=ENTITY_FROM + TO_ENTITY),
+        transaction("B", sides=ENTITY_FROM + SIGNED),
+        transaction("C", sides=HELD + TO_ENTITY.replace("North Ltd", "South Ltd")),
+    ),
     report(  # person sides: cash paid in by a client, repeated; a person receiving from a held account
         transaction("A", sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + SIGNED),
         transaction("B", sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + SIGNED),
@@ -499,8 +518,16 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
     seeds = [write(f"seed{i}.xml", text) for i, text in enumerate(ACCOUNT_SEEDS)]
     broken = write("broken.xml", CLEAN.replace("<amount_local>", "<amount_local>-", 1))
     persons = write("persons.xml", report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)))
-    entity = write("entity.xml", report(transaction(sides=HELD + TO_ENTITY)))
-    files = [*synth_goaml[:6], seeds[0], broken, *seeds[1:], persons, entity, *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    conducted = write("conducted.xml", report(transaction(sides=CONDUCTED + TO_ENTITY)))
+    files = [
+        *synth_goaml[:6],
+        seeds[0],
+        broken,
+        *seeds[1:],
+        persons,
+        conducted,
+        *sorted((SAMPLE / "goaml").glob("*.xml")),
+    ]
     missing = write("gone.xml", CLEAN)
     missing.unlink()
     items = [(p, f"m{i}.") for i, p in enumerate([*files[:3], missing, *files[3:]])]
@@ -520,5 +547,5 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
             assert_frame_equal(got.read.buf.frame(table), alone.buf.frame(table))
     taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in files], now=NOW)
     assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
-    assert taken[files.index(broken)] is None and taken[files.index(entity)] is None  # invalid; walked (entity side)
+    assert taken[files.index(broken)] is None and taken[files.index(conducted)] is None  # invalid; walked (conductor)
     assert taken[files.index(persons)] is not None

@@ -299,7 +299,7 @@ def read_goaml_file(
 ) -> FileRead:
     """Read one goAML file into a buffer (nothing is resolved or committed yet).
 
-    A file the compiled fast path certifies clean and whose sides are accounts or persons is read from
+    A file the compiled fast path certifies clean and whose sides are accounts, persons or organizations is read from
     its columns (``colread.read_batch``: the same frames, built column-wise without the lxml walk); any other file
     is walked. ``fast_path=False`` always walks.
     """

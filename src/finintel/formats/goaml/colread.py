@@ -1,11 +1,12 @@
 """ingest's fast path: certified goAML reports read column-wise into the store's frames, several files at a time.
 
 The reader's walk (``GoamlReader``) is the reference: it turns every transaction into a dict, builds each side's
-subject (an account with its holder organization, the holder's directors and related entities, and signatories; or a
-person) with the model's builders, numbers mentions and relations as it goes, and ``ingest._Buffer.add_mentions``
-then keeps one row per distinct mention of a report. Here the same rows come out of the compiled pass's columns
-(``fast``) with vectorised steps, so ingest does per-value work in C, numpy and polars instead of per-element work in
-Python, and pays polars' per-call cost once per batch of files (``fast.Batch``) rather than once per file:
+subject (an account with its holder organization, the holder's directors and related entities, and signatories; a
+person; or an organization with its directors and related entities) with the model's builders, numbers mentions
+and relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct mention of a report.
+Here the same rows come out of the compiled pass's columns (``fast``) with vectorised steps, so ingest does
+per-value work in C, numpy and polars instead of per-element work in Python, and pays polars' per-call cost once per
+batch of files (``fast.Batch``) rather than once per file:
 
 * **Values per subject** are pivots of the value column: one row per element, one column per field, the first value
   of that field in document order (an empty value is null, as the walk's leaves), typed as the walk types them
@@ -15,8 +16,8 @@ Python, and pays polars' per-call cost once per batch of files (``fast.Batch``) 
   its first occurrence, with that occurrence's line and path.
 * **Mention ids** follow the walk's numbering: per account built, the account; its holder, the holder's directors
   (person, relation) and related entities (organization, relation) and the holding relation; then per signatory the
-  person and the relation; a person side takes one number (offsets from a cumulative sum of those counts, per file);
-  the report header's mentions come last.
+  person and the relation; a person side takes one number, an organization side one and two per director and
+  related entity (offsets from a cumulative sum of those counts, per file); the report header's mentions come last.
 * **Kind, chain, IBAN and country** of an account come from ``reader.account_identity`` (cached per distinct number,
   IBAN, currency, institution type and BIC); relation kinds from the reader's tables of role codes.
 * **Mention dedup** (``add_mentions``: the same role, client flag and attributes in a report is one row, repeats become
@@ -51,8 +52,8 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (conductors, entity sides, related persons of an
-#: account, foreign currency, involved parties, activity reports) is walked.
+#: Element types the column reader takes; a file with any other (related persons of an account, foreign currency,
+#: involved parties, activity reports) or with a conductor is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -63,7 +64,7 @@ INGEST_TYPES = frozenset(
         *("t_person_director", "related_entities", "related_entity"),
     }
 )
-_SIDE_SUBJECTS = frozenset({"from_entity", "to_entity", "t_conductor"})
+_SIDE_SUBJECTS = frozenset({"t_conductor"})
 _ACCOUNTS = ("t_account", "t_account_my_client")
 _PERSONS = ("t_person", "t_person_my_client", "t_person_director")
 _ENTITIES = ("t_entity", "t_entity_my_client")
@@ -590,13 +591,27 @@ class _FrameReader:
             raise fast.Decline("a signatory without a person")
         sig_person = self.firsts(sig_person)
 
-        # the holders' directors and related entities (of the first occurrence: the walk's dict), per holder
-        directors = self.with_field((t, "director_id") for t in _ENTITIES)
-        director, director_h, director_k, n_dir = self.children_per_row(
-            directors, self.e_parent[directors], holder_first
+        # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
+        side_entities = self.with_field(
+            (f"t_{s}{x}", f"{s}_entity") for s in ("from", "to") for x in ("", "_my_client")
         )
+        first_side_entity = self.firsts(side_entities)
+        entity_built = side_entities[first_side_entity == side_entities]
+        entity_j_of = np.full(self.n, -1, dtype=np.int64)
+        entity_j_of[entity_built] = np.arange(len(entity_built))
+        side_entity_j = np.full(self.n, -1, dtype=np.int64)  # per side element: the build of its entity, or -1
+        side_entity_j[self.e_parent[side_entities]] = entity_j_of[first_side_entity]
+        side_entity_role = np.where(np.isin(self.e_parent[entity_built], side_of["from"]), "from", "to")
+        side_entity_client = np.isin(self.e_parent[entity_built], sides[side_my_client])
+
+        # the organizations' directors and related entities (of the first occurrence: the walk's dict), per
+        # organization: the holders (first) and the side entities
+        boards = np.concatenate([holder_first, entity_built])
+        nh = len(holder_first)
+        directors = self.with_field((t, "director_id") for t in _ENTITIES)
+        director, director_h, director_k, n_dir = self.children_per_row(directors, self.e_parent[directors], boards)
         items = self.with_field([("related_entities", "related_entity")])
-        item, item_h, item_k, n_rel = self.children_per_row(items, self.e_parent[self.e_parent[items]], holder_first)
+        item, item_h, item_k, n_rel = self.children_per_row(items, self.e_parent[self.e_parent[items]], boards)
         related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
         first_related = np.full(self.n, -1, dtype=np.int64)
         first_related[related_all] = self.firsts(related_all)
@@ -609,12 +624,14 @@ class _FrameReader:
         # then per signatory the person and the relation
         n_sig = np.bincount(sig_j, minlength=nb)
         held_size = np.zeros(nb, dtype=np.int64)
-        held_size[has_holder] = 2 + 2 * n_dir + 2 * n_rel
+        held_size[has_holder] = 2 + 2 * n_dir[:nh] + 2 * n_rel[:nh]
         count = 1 + held_size + 2 * n_sig
-        # accounts and side persons are built in document order (a person side takes one number)
-        every = np.concatenate([built, side_built])
+        # accounts, side persons and side entities are built in document order (a person side takes one number, an
+        # entity side one and two per director and per related entity)
+        every = np.concatenate([built, side_built, entity_built])
         order = np.argsort(every, kind="stable")
-        sizes = np.concatenate([count, np.ones(len(side_built), dtype=np.int64)])[order]
+        entity_size = 1 + 2 * n_dir[nh:] + 2 * n_rel[nh:]
+        sizes = np.concatenate([count, np.ones(len(side_built), dtype=np.int64), entity_size])[order]
         begins = np.empty(len(every), dtype=np.int64)
         begins[order] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
@@ -624,11 +641,14 @@ class _FrameReader:
         totals = np.bincount(every_file[order], weights=sizes, minlength=n_files).astype(np.int64)
         id_base = np.concatenate([[0], np.cumsum(totals + 1)[:-1]]).astype(np.int64)
         begins = begins - (np.concatenate([[0], np.cumsum(totals)[:-1]]) - id_base)[every_file]
-        start, side_person_num = begins[:nb], begins[nb:] + 1
-        account_num, org_num = start + 1, start[has_holder] + 2
+        n_persons = len(side_built)
+        start, side_person_num = begins[:nb], begins[nb : nb + n_persons] + 1
+        side_entity_num = begins[nb + n_persons :] + 1
+        account_num = start + 1
+        org_num = np.concatenate([start[has_holder] + 2, side_entity_num])  # per board
         director_num = org_num[director_h] + 2 * director_k + 1
         related_num = org_num[item_h] + 2 * n_dir[item_h] + 2 * item_k + 1
-        holds_num = org_num + 2 * n_dir + 2 * n_rel + 1
+        holds_num = org_num[:nh] + 2 * n_dir[:nh] + 2 * n_rel[:nh] + 1
         sig_base = start[sig_j] + 1 + held_size[sig_j] + 2 * ordinal
         id_text = pl.Series(
             [f"{r._prefix}{i}" for r, t in zip(self.readers, totals.tolist(), strict=True) for i in range(t + 1)],
@@ -684,7 +704,7 @@ class _FrameReader:
         account_rows = account_rows.with_columns(pl.col("account_id").alias("mention_id"))
 
         # -- party mentions: holders (organizations) and signatories (persons), numbered; the header's come last
-        org_el = np.concatenate([holder_first, related])
+        org_el = np.concatenate([boards, related])
         orgs = self.pivot(
             (org_el, _ENTITY), (self.address(org_el), _ADDRESS), (self.phone(org_el), _PHONE)
         ).with_columns(
@@ -696,13 +716,15 @@ class _FrameReader:
         )
         orgs = orgs.with_columns(
             pl.Series("_num", np.concatenate([org_num, related_num]), dtype=pl.Int64),
-            pl.Series("role", ["holder"] * len(holder_first) + ["related"] * len(related), dtype=pl.String),
+            pl.Series(
+                "role", ["holder"] * nh + side_entity_role.tolist() + ["related"] * len(related), dtype=pl.String
+            ),
             pl.Series(
                 "my_client",
-                np.concatenate([account_my_client[has_holder], np.zeros(len(related), bool)]),
+                np.concatenate([account_my_client[has_holder], side_entity_client, np.zeros(len(related), bool)]),
                 dtype=pl.Boolean,
             ),
-            pl.Series("_el", np.concatenate([holder_first, related]), dtype=pl.Int64),
+            pl.Series("_el", org_el, dtype=pl.Int64),
         )
         if orgs["name"].null_count():  # pragma: no cover - required, certified
             raise fast.Decline("an organization without a name")
@@ -761,7 +783,7 @@ class _FrameReader:
             {
                 "_num": holds_num,
                 "kind": [RelationKind.HOLDS.value] * len(holds_num),
-                "source_id": ids(org_num),
+                "source_id": ids(org_num[:nh]),
                 "target_id": ids(account_num[has_holder]),
             },
             schema_overrides={"_num": pl.Int64, "kind": pl.String},
@@ -825,6 +847,9 @@ class _FrameReader:
 
         my_client = np.zeros(self.n, dtype=bool)
         my_client[sides] = side_my_client
+        # a side's party: its person or its organization (one build list: persons, then entities)
+        party_num = np.concatenate([side_person_num, side_entity_num])
+        party_j = np.where(side_entity_j >= 0, side_entity_j + n_persons, side_person_j)
         tx_file = self.e_file[transactions]
         currencies = [r.local_currency for r in reports]
         rows = tx.with_columns(
@@ -836,10 +861,10 @@ class _FrameReader:
             per_file(currencies, tx_file, "currency"),
             per_file(currencies, tx_file, "currency_local"),
             side_ids("from", account_j, account_num).alias("from_account_id"),
-            side_ids("from", side_person_j, side_person_num).alias("from_party_id"),
+            side_ids("from", party_j, party_num).alias("from_party_id"),
             pl.Series("from_my_client", my_client[side_of["from"]], dtype=pl.Boolean),
             side_ids("to", account_j, account_num).alias("to_account_id"),
-            side_ids("to", side_person_j, side_person_num).alias("to_party_id"),
+            side_ids("to", party_j, party_num).alias("to_party_id"),
             pl.Series("to_my_client", my_client[side_of["to"]], dtype=pl.Boolean),
             per_file(names, tx_file, "source_file"),
             pl.Series("source_line", self.cols.e_line[transactions], dtype=pl.Int64),
