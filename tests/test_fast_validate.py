@@ -97,6 +97,10 @@ TO_ENTITY = """
     <t_to><to_funds_code>W</to_funds_code>
       <to_entity><name>North Ltd</name><incorporation_country_code>GB</incorporation_country_code></to_entity>
       <to_country>GB</to_country></t_to>"""
+CONDUCTOR = (
+    "<t_conductor><first_name>Cy</first_name><last_name>Do</last_name><birthdate>1970-01-01T00:00:00</birthdate>"
+    "<ssn>9</ssn><nationality1>GB</nationality1></t_conductor>"
+)
 CONDUCTED = """
     <t_from><from_funds_code>K</from_funds_code>
       <t_conductor><first_name>Cy</first_name><last_name>Do</last_name></t_conductor>
@@ -453,6 +457,12 @@ ACCOUNT_SEEDS = [
         transaction("C", sides=HELD + NOMINEE),
     ),
     report(transaction("A", sides=NESTED + SIGNED), transaction("B", sides=REPEATED_DEEP + SIGNED)),
+    report(  # conductors: repeated, on a person side and on an account side, a conductor also a sender elsewhere
+        transaction("A", sides=CONDUCTED + TO_ENTITY),
+        transaction("B", sides=CONDUCTED.replace("Al<", "Ed<") + SIGNED),
+        transaction("C", sides=HELD.replace("<from_account>", CONDUCTOR + "<from_account>") + TO_PERSON),
+        transaction("D", sides=CONDUCTED.replace("<first_name>Al<", "<first_name>Cy<") + TO_PERSON),
+    ),
     report(  # entity sides (with a board and related entities, repeated) and an account side
         transaction("A", sides=ENTITY_FROM + TO_ENTITY),
         transaction("B", sides=ENTITY_FROM + SIGNED),
@@ -518,14 +528,14 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
     seeds = [write(f"seed{i}.xml", text) for i, text in enumerate(ACCOUNT_SEEDS)]
     broken = write("broken.xml", CLEAN.replace("<amount_local>", "<amount_local>-", 1))
     persons = write("persons.xml", report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)))
-    conducted = write("conducted.xml", report(transaction(sides=CONDUCTED + TO_ENTITY)))
+    foreign = write("foreign.xml", report(transaction(sides=FOREIGN)))
     files = [
         *synth_goaml[:6],
         seeds[0],
         broken,
         *seeds[1:],
         persons,
-        conducted,
+        foreign,
         *sorted((SAMPLE / "goaml").glob("*.xml")),
     ]
     missing = write("gone.xml", CLEAN)
@@ -547,5 +557,5 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
             assert_frame_equal(got.read.buf.frame(table), alone.buf.frame(table))
     taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in files], now=NOW)
     assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
-    assert taken[files.index(broken)] is None and taken[files.index(conducted)] is None  # invalid; walked (conductor)
+    assert taken[files.index(broken)] is None and taken[files.index(foreign)] is None  # invalid; walked (currency)
     assert taken[files.index(persons)] is not None

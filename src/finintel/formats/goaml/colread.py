@@ -17,7 +17,8 @@ batch of files (``fast.Batch``) rather than once per file:
 * **Mention ids** follow the walk's numbering: per account built, the account; its holder, the holder's directors
   (person, relation) and related entities (organization, relation) and the holding relation; then per signatory the
   person and the relation; a person side takes one number, an organization side one and two per director and
-  related entity (offsets from a cumulative sum of those counts, per file); the report header's mentions come last.
+  related entity, a transaction's conductor one after its sides (offsets from a cumulative sum of those counts, per
+  file); the report header's mentions come last.
 * **Kind, chain, IBAN and country** of an account come from ``reader.account_identity`` (cached per distinct number,
   IBAN, currency, institution type and BIC); relation kinds from the reader's tables of role codes.
 * **Mention dedup** (``add_mentions``: the same role, client flag and attributes in a report is one row, repeats become
@@ -53,7 +54,7 @@ from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
 #: Element types the column reader takes; a file with any other (related persons of an account, foreign currency,
-#: involved parties, activity reports) or with a conductor is walked.
+#: involved parties, activity reports) is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -64,7 +65,6 @@ INGEST_TYPES = frozenset(
         *("t_person_director", "related_entities", "related_entity"),
     }
 )
-_SIDE_SUBJECTS = frozenset({"t_conductor"})
 _ACCOUNTS = ("t_account", "t_account_my_client")
 _PERSONS = ("t_person", "t_person_my_client", "t_person_director")
 _ENTITIES = ("t_entity", "t_entity_my_client")
@@ -257,10 +257,7 @@ def read_batch(
 def _takes(c: fast.Compiled, columns: fast.Columns) -> bool:
     """Whether the builder handles every element of this file."""
     present = {c.type_names[t] for t in np.unique(columns.e_type).tolist()}
-    if not present <= INGEST_TYPES:
-        return False
-    fields = {c.name[g] for g in np.unique(columns.e_field).tolist() if g >= 0}
-    return not fields & _SIDE_SUBJECTS
+    return present <= INGEST_TYPES
 
 
 class _FrameReader:
@@ -603,6 +600,15 @@ class _FrameReader:
         side_entity_j[self.e_parent[side_entities]] = entity_j_of[first_side_entity]
         side_entity_role = np.where(np.isin(self.e_parent[entity_built], side_of["from"]), "from", "to")
         side_entity_client = np.isin(self.e_parent[entity_built], sides[side_my_client])
+        # a transaction's conductor (in its from side): a person mention, once per distinct subtree
+        conductors = self.with_field((t, "t_conductor") for t in ("t_from", "t_from_my_client"))
+        first_conductor = self.firsts(conductors)
+        conductor_built = conductors[first_conductor == conductors]
+        conductor_tx = self.e_parent[self.e_parent[conductor_built]]
+        conductor_j_of = np.full(self.n, -1, dtype=np.int64)
+        conductor_j_of[conductor_built] = np.arange(len(conductor_built))
+        tx_conductor_j = np.full(self.n, -1, dtype=np.int64)  # per transaction: the build of its conductor, or -1
+        tx_conductor_j[self.e_parent[self.e_parent[conductors]]] = conductor_j_of[first_conductor]
 
         # the organizations' directors and related entities (of the first occurrence: the walk's dict), per
         # organization: the holders (first) and the side entities
@@ -627,11 +633,13 @@ class _FrameReader:
         held_size[has_holder] = 2 + 2 * n_dir[:nh] + 2 * n_rel[:nh]
         count = 1 + held_size + 2 * n_sig
         # accounts, side persons and side entities are built in document order (a person side takes one number, an
-        # entity side one and two per director and per related entity)
-        every = np.concatenate([built, side_built, entity_built])
-        order = np.argsort(every, kind="stable")
+        # entity side one and two per director and per related entity), a transaction's conductor after its sides
+        every = np.concatenate([built, side_built, entity_built, conductor_built])
+        conductor_after = 2 * (self.cols.e_end[conductor_tx] - 1) + 1  # after every element of its transaction
+        order = np.argsort(np.concatenate([2 * every[: len(every) - len(conductor_built)], conductor_after]))
         entity_size = 1 + 2 * n_dir[nh:] + 2 * n_rel[nh:]
-        sizes = np.concatenate([count, np.ones(len(side_built), dtype=np.int64), entity_size])[order]
+        ones = np.ones(len(side_built) + len(conductor_built), dtype=np.int64)
+        sizes = np.concatenate([count, ones[: len(side_built)], entity_size, ones[len(side_built) :]])[order]
         begins = np.empty(len(every), dtype=np.int64)
         begins[order] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
@@ -643,7 +651,9 @@ class _FrameReader:
         begins = begins - (np.concatenate([[0], np.cumsum(totals)[:-1]]) - id_base)[every_file]
         n_persons = len(side_built)
         start, side_person_num = begins[:nb], begins[nb : nb + n_persons] + 1
-        side_entity_num = begins[nb + n_persons :] + 1
+        n_entities = len(entity_built)
+        side_entity_num = begins[nb + n_persons : nb + n_persons + n_entities] + 1
+        conductor_num = begins[nb + n_persons + n_entities :] + 1
         account_num = start + 1
         org_num = np.concatenate([start[has_holder] + 2, side_entity_num])  # per board
         director_num = org_num[director_h] + 2 * director_k + 1
@@ -728,7 +738,7 @@ class _FrameReader:
         )
         if orgs["name"].null_count():  # pragma: no cover - required, certified
             raise fast.Decline("an organization without a name")
-        person_el = np.concatenate([director, sig_person, side_built])
+        person_el = np.concatenate([director, sig_person, side_built, conductor_built])
         n_directors = len(director)
         people = self.pivot(
             (person_el, _PERSON),
@@ -741,15 +751,27 @@ class _FrameReader:
             pl.col("birth_date").dt.date(),
             pl.coalesce("id_number", "own_id_number").alias("id_number"),
             pl.lit("person").alias("kind"),
-            pl.Series("_num", np.concatenate([director_num, sig_base + 1, side_person_num]), dtype=pl.Int64),
+            pl.Series(
+                "_num", np.concatenate([director_num, sig_base + 1, side_person_num, conductor_num]), dtype=pl.Int64
+            ),
             pl.Series(
                 "role",
-                ["director"] * n_directors + ["signatory"] * len(sig_person) + side_person_role.tolist(),
+                ["director"] * n_directors
+                + ["signatory"] * len(sig_person)
+                + side_person_role.tolist()
+                + ["conductor"] * len(conductor_built),
                 dtype=pl.String,
             ),
             pl.Series(
                 "my_client",
-                np.concatenate([np.zeros(n_directors, bool), account_my_client[sig_j], side_person_client]),
+                np.concatenate(
+                    [
+                        np.zeros(n_directors, bool),
+                        account_my_client[sig_j],
+                        side_person_client,
+                        np.zeros(len(conductor_built), bool),
+                    ]
+                ),
                 dtype=pl.Boolean,
             ),
             pl.Series("line", self.cols.e_line[person_el], dtype=pl.Int64),
@@ -849,6 +871,12 @@ class _FrameReader:
         my_client[sides] = side_my_client
         # a side's party: its person or its organization (one build list: persons, then entities)
         party_num = np.concatenate([side_person_num, side_entity_num])
+        tx_conductor = tx_conductor_j[transactions]
+        conductor_ids = (
+            ids(conductor_num[np.maximum(tx_conductor, 0)]).scatter(np.flatnonzero(tx_conductor < 0), None)
+            if len(conductor_num)
+            else pl.Series([None] * len(transactions), dtype=pl.String)
+        )
         party_j = np.where(side_entity_j >= 0, side_entity_j + n_persons, side_person_j)
         tx_file = self.e_file[transactions]
         currencies = [r.local_currency for r in reports]
@@ -867,6 +895,7 @@ class _FrameReader:
             side_ids("to", party_j, party_num).alias("to_party_id"),
             pl.Series("to_my_client", my_client[side_of["to"]], dtype=pl.Boolean),
             per_file(names, tx_file, "source_file"),
+            conductor_ids.alias("conductor_party_id"),
             pl.Series("source_line", self.cols.e_line[transactions], dtype=pl.Int64),
             pl.Series("_file", tx_file, dtype=pl.Int64),
         )
