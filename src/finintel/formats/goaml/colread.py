@@ -201,10 +201,10 @@ class ColumnRead:
 
 
 def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
-    """What ``ingest`` would buffer from ``iter(reader)`` for ``path``, when the fast path certifies it clean and it
-    holds only account-to-account transactions (holders with directors and related entities, signatories); else
-    ``None`` (walk it). ``reader`` must be fresh (not iterated); its stats and schema version are set as the walk
-    sets them. One file: :func:`read_batch` reads several at once (much cheaper per file)."""
+    """What ``ingest`` would buffer from ``iter(reader)`` for ``path``, when the fast path certifies it clean and every
+    element is one the builder takes (:data:`INGEST_TYPES`); else ``None`` (walk it). ``reader`` must be fresh (not
+    iterated); its stats and schema version are set as the walk sets them. One file: :func:`read_batch` reads
+    several at once (much cheaper per file)."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -291,9 +291,9 @@ class _FrameReader:
         """The elements (document order) that are the value of one of these fields."""
         return np.flatnonzero(np.isin(self.e_field, self.gids(pairs)))
 
-    def child_of(self, elements: np.ndarray, fill: int = -1) -> np.ndarray:
-        """Per element of the document: its child among ``elements`` (the first one), else ``fill``."""
-        out = np.full(self.n, fill, dtype=np.int64)
+    def child_of(self, elements: np.ndarray) -> np.ndarray:
+        """Per element of the document: its child among ``elements`` (the first one), else -1."""
+        out = np.full(self.n, -1, dtype=np.int64)
         parents = self.e_parent[elements]
         out[parents[::-1]] = elements[::-1]  # the first child wins
         return out
@@ -312,6 +312,21 @@ class _FrameReader:
             strict=True,
         )
         return np.array([seen.setdefault((f, t, canon[s:e]), x) for x, f, t, s, e in keys], dtype=np.int64)
+
+    def built_once(self, elements: np.ndarray, up: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The walk's memo over subjects ``elements`` (document order): the ones built (first occurrences), per
+        element the index of the build it is (-1: none), and per element ``up`` levels above a subject (its side,
+        or its transaction) the index of the build that subject is (-1: none)."""
+        first = self.firsts(elements)
+        built = elements[first == elements]
+        index = np.full(self.n, -1, dtype=np.int64)
+        index[built] = np.arange(len(built))
+        above = elements
+        for _ in range(up):
+            above = self.e_parent[above]
+        of = np.full(self.n, -1, dtype=np.int64)
+        of[above] = index[first]
+        return built, index, of
 
     def pivot(self, *parts: tuple[np.ndarray, Spec]) -> pl.DataFrame:
         """One row per entry of the (equally long) element arrays (repeats allowed; -1: no element, all null), one
@@ -354,8 +369,7 @@ class _FrameReader:
 
     def source(self, kind: str) -> pl.Series:
         """The value column as the walk's leaves of ``kind`` type it, null where empty or of another kind, with a
-        null at the end (the index of "no value"). Built once per file and kind: dates as the certification parsed
-        them; plain decimals by a cast; the rest once per distinct value with the walk's own parse function."""
+        null at the end (the index of "no value"). Built once per batch and kind (see :func:`_typed`)."""
         known = self._sources.get(kind)
         if known is not None:
             return known
@@ -367,9 +381,8 @@ class _FrameReader:
             out = pl.repeat(None, len(self.text) + 1, dtype=dtype, eager=True)
             mask = self.kind_mask(kind) & self.present
             where = np.flatnonzero(mask)
-            typed = _typed(self.text.filter(pl.Series(mask)), kind) if len(where) else None
-            if typed is not None and len(where):
-                out = out.scatter(where, typed)
+            if len(where):
+                out = out.scatter(where, _typed(self.text.filter(pl.Series(mask)), kind))
         self._sources[kind] = out
         return out
 
@@ -390,7 +403,7 @@ class _FrameReader:
             # per element: a repeatable element is numbered among its same-named siblings, a transaction among all
             # transactions of the report (the walk counts them across wrappers)
             many = np.asarray(c.many, dtype=bool)[np.maximum(self.e_field, 0)]
-            many[0] = False
+            many[self.e_field < 0] = False  # the files' roots
             rep = np.flatnonzero(many)
             order = rep[np.lexsort((rep, self.e_field[rep], self.e_parent[rep]))]
             parent, field = self.e_parent[order], self.e_field[order]
@@ -551,25 +564,21 @@ class _FrameReader:
             side_of[role][tx_of_side[mask]] = sides[mask]
 
         # accounts: the first occurrence of each distinct account subtree is built (the walk's memo per report)
-        accounts = self.with_field((f"t_{s}{x}", f"{s}_account") for s in ("from", "to") for x in ("", "_my_client"))
-        first_account = self.firsts(accounts)
-        built = accounts[first_account == accounts]
+        def side_subjects(kind: str) -> np.ndarray:
+            return self.with_field((f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client"))
+
+        def role_of(built: np.ndarray) -> np.ndarray:
+            """The side role of each side subject built."""
+            return np.where(np.isin(self.e_parent[built], side_of["from"]), "from", "to")
+
+        # accounts: the first occurrence of each distinct account subtree is built (per side element: its build)
+        built, j_of, account_j = self.built_once(side_subjects("account"))
         nb = len(built)
-        j_of = np.full(self.n, -1, dtype=np.int64)
-        j_of[built] = np.arange(nb)
-        account_j = np.full(self.n, -1, dtype=np.int64)  # per side element: the build of its account, or -1
-        account_j[self.e_parent[accounts]] = j_of[first_account]
         account_my_client = np.isin(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]])
-        account_role = np.where(np.isin(self.e_parent[built], side_of["from"]), "from", "to")
+        account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
-        side_persons = self.with_field((f"t_{s}{x}", f"{s}_person") for s in ("from", "to") for x in ("", "_my_client"))
-        first_side_person = self.firsts(side_persons)
-        side_built = side_persons[first_side_person == side_persons]
-        side_person_j = np.full(self.n, -1, dtype=np.int64)  # per side element: the build of its person, or -1
-        side_j_of = np.full(self.n, -1, dtype=np.int64)
-        side_j_of[side_built] = np.arange(len(side_built))
-        side_person_j[self.e_parent[side_persons]] = side_j_of[first_side_person]
-        side_person_role = np.where(np.isin(self.e_parent[side_built], side_of["from"]), "from", "to")
+        side_built, _, side_person_j = self.built_once(side_subjects("person"))
+        side_person_role = role_of(side_built)
         side_person_client = np.isin(self.e_parent[side_built], sides[side_my_client])
 
         # (a subject's first occurrence is inside a built account: an account built later repeats an earlier one, so
@@ -589,26 +598,13 @@ class _FrameReader:
         sig_person = self.firsts(sig_person)
 
         # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
-        side_entities = self.with_field(
-            (f"t_{s}{x}", f"{s}_entity") for s in ("from", "to") for x in ("", "_my_client")
-        )
-        first_side_entity = self.firsts(side_entities)
-        entity_built = side_entities[first_side_entity == side_entities]
-        entity_j_of = np.full(self.n, -1, dtype=np.int64)
-        entity_j_of[entity_built] = np.arange(len(entity_built))
-        side_entity_j = np.full(self.n, -1, dtype=np.int64)  # per side element: the build of its entity, or -1
-        side_entity_j[self.e_parent[side_entities]] = entity_j_of[first_side_entity]
-        side_entity_role = np.where(np.isin(self.e_parent[entity_built], side_of["from"]), "from", "to")
+        entity_built, _, side_entity_j = self.built_once(side_subjects("entity"))
+        side_entity_role = role_of(entity_built)
         side_entity_client = np.isin(self.e_parent[entity_built], sides[side_my_client])
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
         conductors = self.with_field((t, "t_conductor") for t in ("t_from", "t_from_my_client"))
-        first_conductor = self.firsts(conductors)
-        conductor_built = conductors[first_conductor == conductors]
+        conductor_built, _, tx_conductor_j = self.built_once(conductors, up=2)  # per transaction: its conductor
         conductor_tx = self.e_parent[self.e_parent[conductor_built]]
-        conductor_j_of = np.full(self.n, -1, dtype=np.int64)
-        conductor_j_of[conductor_built] = np.arange(len(conductor_built))
-        tx_conductor_j = np.full(self.n, -1, dtype=np.int64)  # per transaction: the build of its conductor, or -1
-        tx_conductor_j[self.e_parent[self.e_parent[conductors]]] = conductor_j_of[first_conductor]
 
         # the organizations' directors and related entities (of the first occurrence: the walk's dict), per
         # organization: the holders (first) and the side entities
