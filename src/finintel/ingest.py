@@ -303,16 +303,11 @@ def read_goaml_file(
     its columns (``colread.read_batch``: the same frames, built column-wise without the lxml walk); any other file
     is walked. ``fast_path=False`` always walks.
     """
+    data = b""  # none: walk it (a file that cannot be read is reported by the walk)
     if fast_path and fast.available():
-        reader = GoamlReader(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
-        try:
+        with contextlib.suppress(OSError):
             data = path.read_bytes() if path.stat().st_size <= fast.MAX_INGEST_BYTES else b""
-        except OSError:
-            data = b""  # the walk reports it
-        read = colread.read_batch([(data, reader)], now=now, finish=_finish_frame)[0]
-        if read is not None and not reader.problems:  # certified files give none; if one did, walk it
-            return _column_file_read(read, reader)
-    return _walk_goaml_file(path, profile, mention_prefix=mention_prefix, now=now, sha256=sha256, memo=memo)
+    return _read_files([(path, mention_prefix, sha256, data)], profile, now=now, memo=memo)[0]
 
 
 def _finish_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -358,33 +353,48 @@ def read_goaml_files(
     Each file's bytes are read once: hashed and, when small enough for the column reader, scanned; the files the
     fast path takes are read together (:func:`colread.read_batch`), the others walked one by one."""
     out: list[GoamlRead] = []
-    pending: list[tuple[int, bytes, GoamlReader]] = []
+    readable: list[tuple[Path, str, str, bytes]] = []
     for path, prefix in items:
         try:
             if fast_path and fast.available() and path.stat().st_size <= fast.MAX_INGEST_BYTES:
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
-                reader = GoamlReader(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo)
-                pending.append((len(out), data, reader))
             else:
-                digest = sha256_file(path)  # streamed: a big file is walked, never held in memory
+                data, digest = b"", sha256_file(path)  # streamed: a big file is walked, never held in memory
         except OSError as exc:
             out.append(GoamlRead(path, None, None, exc.strerror or str(exc)))
             continue
         out.append(GoamlRead(path, digest, None))
-    reads = (
-        colread.read_batch([(data, reader) for _, data, reader in pending], now=now, finish=_finish_frame)
-        if pending
-        else []
-    )
-    for (i, _data, reader), read in zip(pending, reads, strict=True):
-        if read is not None and not reader.problems:  # certified files give none; if one did, walk it
-            out[i].read = _column_file_read(read, reader)
-    del pending
-    for (path, prefix), item in zip(items, out, strict=True):
-        if item.read is None and item.digest is not None:
-            item.read = _walk_goaml_file(path, profile, mention_prefix=prefix, now=now, sha256=item.digest, memo=memo)
+        readable.append((path, prefix, digest, data))
+    reads = iter(_read_files(readable, profile, now=now, memo=memo))
+    for item in out:
+        if item.digest is not None:
+            item.read = next(reads)
     return out
+
+
+def _read_files(
+    files: list[tuple[Path, str, str, bytes]], profile: Profile, *, now: dt.datetime | None, memo: SubtreeMemo | None
+) -> list[FileRead]:
+    """Each file (path, mention prefix, SHA-256, bytes; no bytes: walk it) read from the columns, together with the
+    others, when the fast path takes it; else walked."""
+    scanned = [
+        (i, data, GoamlReader(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo))
+        for i, (path, prefix, digest, data) in enumerate(files)
+        if data
+    ]
+    reads: list[FileRead | None] = [None] * len(files)
+    if scanned:
+        columns = colread.read_batch([(data, reader) for _, data, reader in scanned], now=now, finish=_finish_frame)
+        for (i, _data, reader), read in zip(scanned, columns, strict=True):
+            if read is not None and not reader.problems:  # certified files give none; if one did, walk it
+                reads[i] = _column_file_read(read, reader)
+    return [
+        read
+        if read is not None
+        else _walk_goaml_file(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo)
+        for read, (path, prefix, digest, _data) in zip(reads, files, strict=True)
+    ]
 
 
 def _walk_goaml_file(
