@@ -12,6 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
@@ -559,3 +560,57 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
     assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
     assert taken[files.index(broken)] is None and taken[files.index(foreign)] is None  # invalid; walked (currency)
     assert taken[files.index(persons)] is not None
+
+
+# -- the C helpers of the column reader, against plain Python ------------------------------------------------------
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from([b"", b"a", b"ab", b"b", b"<x>1</x>", b"ab\x00"])), max_size=60
+    )
+)
+def test_first_same_is_the_first_equal_subtree(entries: list[tuple[int, bytes]]) -> None:
+    canon = b"".join(text for _, text in entries)
+    ends = np.cumsum([len(text) for _, text in entries], dtype=np.int64)
+    starts = ends - np.array([len(text) for _, text in entries], dtype=np.int64)
+    keys = np.array([key for key, _ in entries], dtype=np.int64)
+    seen: dict[tuple[int, bytes], int] = {}
+    expected = [seen.setdefault(entry, i) for i, entry in enumerate(entries)]
+    assert fast.first_same(canon, keys, starts, ends).tolist() == expected
+
+
+def test_first_same_refuses_extents_outside_the_bytes() -> None:
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(ValueError):
+        fast.first_same(b"abc", one, one, np.array([4], dtype=np.int64))
+    with pytest.raises(ValueError):
+        fast.first_same(b"abc", one, np.array([2], dtype=np.int64), np.array([1], dtype=np.int64))
+    with pytest.raises(ValueError):
+        fast.first_same(b"abc", np.zeros(2, dtype=np.int64), one, one)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4)), max_size=80),
+    st.lists(st.integers(-1, 6), max_size=20),
+    st.integers(1, 4),
+    st.randoms(use_true_random=False),
+)
+def test_value_groups_find_the_first_value(values: list[tuple[int, int]], elements: list[int], cols: int, rnd) -> None:
+    owner = np.array([o for o, _ in values], dtype=np.int64)
+    field = np.array([f for _, f in values], dtype=np.int32)
+    groups = fast.ValueGroups(owner, field, 7)
+    gids = np.array([[rnd.randint(-1, 4) for _ in range(cols)] for _ in elements], dtype=np.int64).reshape(-1, cols)
+    rows = np.array(elements, dtype=np.int64)
+    got = groups.first_values(rows, gids, 999)
+    for r, e in enumerate(elements):
+        for j in range(cols):
+            want = next((i for i, v in enumerate(values) if e >= 0 and gids[r, j] >= 0 and v == (e, gids[r, j])), 999)
+            assert got[r, j] == want
+
+
+def test_value_groups_refuse_owners_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        fast.ValueGroups(np.array([3], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)
+    with pytest.raises(ValueError):
+        fast.ValueGroups(np.array([-1], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)

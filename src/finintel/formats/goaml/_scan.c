@@ -751,9 +751,211 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     return result;
 }
 
+/* -- helpers of the column reader (colread.py): two lookups numpy can only do by sorting ------------------------- */
+
+/* A buffer argument as `n` int64 (or int32) items; -1 and an exception when its size is not a whole number. */
+static Py_ssize_t items_of(const Py_buffer *b, Py_ssize_t size) {
+    if (b->len % size != 0) {
+        PyErr_SetString(PyExc_ValueError, "buffer size is not a multiple of its item size");
+        return -1;
+    }
+    return b->len / size;
+}
+
+/* A keyed hash of a byte range (CPython's own: SipHash with the process's random key, as dict keys are hashed), so
+ * crafted subtrees cannot make every lookup collide. */
+static uint64_t bytes_hash(const unsigned char *p, Py_ssize_t n) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return (uint64_t)Py_HashBuffer(p, n);
+#else
+    return (uint64_t)_Py_HashBytes(p, n);
+#endif
+}
+
+/* first_same(canon, key, start, end) -> int64 bytes: per entry i, the first entry j <= i with key[j] == key[i] and
+ * canon[start[j]:end[j]] == canon[start[i]:end[i]] (the walk's subtree memo: equal bytes, not equal hashes). */
+static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer canon, key, start, end;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &canon, &key, &start, &end)) return NULL;
+    PyObject *result = NULL;
+    int64_t *table = NULL;
+    int64_t *out = NULL;
+    uint64_t *hashes = NULL;
+    Py_ssize_t n = items_of(&key, 8);
+    if (n < 0) goto done;
+    if (items_of(&start, 8) != n || items_of(&end, 8) != n) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "key, start and end differ in length");
+        goto done;
+    }
+    const int64_t *k = key.buf, *s = start.buf, *e = end.buf;
+    const unsigned char *c = canon.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] < 0 || e[i] < s[i] || e[i] > canon.len) {
+            PyErr_SetString(PyExc_ValueError, "subtree extent out of range");
+            goto done;
+        }
+    }
+    size_t cap = 16;
+    while (cap < (size_t)n * 2) cap <<= 1;
+    table = PyMem_Malloc(cap * sizeof *table);
+    out = PyMem_Malloc((n ? (size_t)n : 1) * sizeof *out);
+    hashes = PyMem_Malloc((n ? (size_t)n : 1) * sizeof *hashes);
+    if (table == NULL || out == NULL || hashes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) /* with the GIL: CPython's hash may initialise its key */
+        hashes[i] = bytes_hash(c + s[i], (Py_ssize_t)(e[i] - s[i])) ^ ((uint64_t)k[i] * 0x9E3779B97F4A7C15ULL);
+    Py_BEGIN_ALLOW_THREADS
+    memset(table, 0xff, cap * sizeof *table); /* -1: empty */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t h = hashes[i];
+        size_t slot = (size_t)(h ^ (h >> 31)) & (cap - 1);
+        int64_t len = e[i] - s[i];
+        for (;;) {
+            int64_t j = table[slot];
+            if (j < 0) {
+                table[slot] = i;
+                out[i] = i;
+                break;
+            }
+            if (hashes[j] == h && k[j] == k[i] && e[j] - s[j] == len && memcmp(c + s[j], c + s[i], (size_t)len) == 0) {
+                out[i] = j;
+                break;
+            }
+            slot = (slot + 1) & (cap - 1);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBytes_FromStringAndSize((const char *)out, n * (Py_ssize_t)sizeof *out);
+done:
+    PyMem_Free(table);
+    PyMem_Free(out);
+    PyMem_Free(hashes);
+    PyBuffer_Release(&canon);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&start);
+    PyBuffer_Release(&end);
+    return result;
+}
+
+/* group_values(v_owner, n) -> (start, order), int64 bytes: the values grouped by owner (0 <= owner < n), document
+ * order kept within a group (a counting sort): the values of owner x are order[start[x]] .. order[start[x + 1] - 1]. */
+static PyObject *py_group_values(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer owner;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*n", &owner, &n)) return NULL;
+    PyObject *result = NULL;
+    int64_t *start = NULL, *order = NULL;
+    Py_ssize_t nv = items_of(&owner, 8);
+    if (nv < 0) goto done;
+    const int64_t *o = owner.buf;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative number of owners");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nv; i++) {
+        if (o[i] < 0 || o[i] >= n) {
+            PyErr_SetString(PyExc_ValueError, "value owner out of range");
+            goto done;
+        }
+    }
+    start = PyMem_Calloc((size_t)n + 2, sizeof *start);
+    order = PyMem_Malloc((nv ? (size_t)nv : 1) * sizeof *order);
+    if (start == NULL || order == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < nv; i++) start[o[i] + 2]++;
+    for (Py_ssize_t x = 0; x < n; x++) start[x + 2] += start[x + 1];
+    for (Py_ssize_t i = 0; i < nv; i++) order[start[o[i] + 1]++] = i;
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(y#y#)", (const char *)start, (n + 1) * (Py_ssize_t)sizeof *start, (const char *)order,
+                           nv * (Py_ssize_t)sizeof *order);
+done:
+    PyMem_Free(start);
+    PyMem_Free(order);
+    PyBuffer_Release(&owner);
+    return result;
+}
+
+/* first_values(start, order, field, elements, gids, null) -> int64 bytes: with the groups of group_values and
+ * `field` (int32) the field of each value in group order (field[k] is the field of value order[k]): for each row r
+ * of `gids` (len(elements) rows, gids.len / len(elements) columns) and each column j, the first value (document
+ * order) of element elements[r] in field gids[r, j]; `null` when there is none, the element is -1 or the gid -1. */
+static PyObject *py_first_values(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer start_b, order_b, field_b, elements, gids;
+    long long null;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*L", &start_b, &order_b, &field_b, &elements, &gids, &null)) return NULL;
+    PyObject *result = NULL;
+    int64_t *out = NULL;
+    Py_ssize_t groups = items_of(&start_b, 8) - 1;
+    Py_ssize_t nv = items_of(&order_b, 8);
+    Py_ssize_t rows = items_of(&elements, 8);
+    Py_ssize_t cells = items_of(&gids, 8);
+    if (groups < 0 || nv < 0 || rows < 0 || cells < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no groups");
+        goto done;
+    }
+    if (items_of(&field_b, 4) != nv) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "order and field differ in length");
+        goto done;
+    }
+    if (rows == 0 ? cells != 0 : cells % rows != 0) {
+        PyErr_SetString(PyExc_ValueError, "gids is not a rows x columns matrix");
+        goto done;
+    }
+    Py_ssize_t cols = rows ? cells / rows : 0;
+    const int64_t *start = start_b.buf, *order = order_b.buf, *el = elements.buf, *g = gids.buf;
+    const int32_t *f = field_b.buf;
+    for (Py_ssize_t x = 0; x < groups; x++) {
+        if (start[x] < 0 || start[x] > start[x + 1] || start[x + 1] > nv) {
+            PyErr_SetString(PyExc_ValueError, "groups out of range");
+            goto done;
+        }
+    }
+    out = PyMem_Malloc((cells ? (size_t)cells : 1) * sizeof *out);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t x = el[r];
+        int in = x >= 0 && x < groups;
+        for (Py_ssize_t j = 0; j < cols; j++) {
+            int64_t want = g[r * cols + j], hit = null;
+            if (in && want >= 0) {
+                for (int64_t k = start[x]; k < start[x + 1]; k++) {
+                    if (f[k] == want) {
+                        hit = order[k];
+                        break;
+                    }
+                }
+            }
+            out[r * cols + j] = hit;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBytes_FromStringAndSize((const char *)out, cells * (Py_ssize_t)sizeof *out);
+done:
+    PyMem_Free(out);
+    PyBuffer_Release(&start_b);
+    PyBuffer_Release(&order_b);
+    PyBuffer_Release(&field_b);
+    PyBuffer_Release(&elements);
+    PyBuffer_Release(&gids);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
     {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=False) -> columns, or (False, reason, line)"},
+    {"first_same", py_first_same, METH_VARARGS, "first_same(canon, key, start, end) -> int64 bytes"},
+    {"group_values", py_group_values, METH_VARARGS, "group_values(v_owner, n) -> (start, order)"},
+    {"first_values", py_first_values, METH_VARARGS,
+     "first_values(start, order, field, elements, gids, null) -> int64 bytes"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -274,10 +274,9 @@ class _FrameReader:
         self.v_field, self.v_owner = cols.v_field, cols.v_owner
         self.n = len(cols.e_type)
         self.present: np.ndarray = batch.values.present
-        self.g_stride = len(self.c.name) + 1
         self.null_slot = len(self.text)  # the index of the null that source() appends
-        self._first: tuple[np.ndarray, np.ndarray] | None = None
         self._sources: dict[str, pl.Series] = {}
+        self._groups: fast.ValueGroups | None = None
         self._layouts: dict[int, tuple[np.ndarray, list[str]]] = {}
         self._segments: tuple[np.ndarray, np.ndarray] | None = None
         self.names = pl.Series(self.c.name, dtype=pl.String)
@@ -301,17 +300,10 @@ class _FrameReader:
     def firsts(self, elements: np.ndarray) -> np.ndarray:
         """Per element: the first element in document order with the same type and the same canonical subtree (the
         walk's memo key: a repeated subtree is the first one's dict, with its line and path)."""
-        canon, cols = self.cols.canon, self.cols
-        seen: dict[tuple[int, int, bytes], int] = {}
-        keys = zip(
-            elements.tolist(),
-            self.e_file[elements].tolist(),
-            self.e_type[elements].tolist(),
-            cols.e_cstart[elements].tolist(),
-            cols.e_cend[elements].tolist(),
-            strict=True,
-        )
-        return np.array([seen.setdefault((f, t, canon[s:e]), x) for x, f, t, s, e in keys], dtype=np.int64)
+        cols = self.cols
+        key = self.e_file[elements].astype(np.int64) * len(self.c.type_names) + self.e_type[elements]
+        first: np.ndarray = elements[fast.first_same(cols.canon, key, cols.e_cstart[elements], cols.e_cend[elements])]
+        return first
 
     def built_once(self, elements: np.ndarray, up: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The walk's memo over subjects ``elements`` (document order): the ones built (first occurrences), per
@@ -332,7 +324,6 @@ class _FrameReader:
         """One row per entry of the (equally long) element arrays (repeats allowed; -1: no element, all null), one
         column per entry of their ``spec``: the element's first value of that field in document order (empty: null),
         typed as the walk's leaves type it. One lookup per part and one gather per leaf kind."""
-        keys, first = self.first_values()
         wanted: dict[str, list[tuple[str, np.ndarray]]] = {}
         order: list[tuple[str, str]] = []
         for elements, spec in parts:
@@ -341,13 +332,7 @@ class _FrameReader:
                 layout = self._layouts[id(spec)] = _layout(self.c, spec)
             by_type, kinds = layout
             gids = by_type[self.e_type[elements]]  # rows x columns
-            query = elements.astype(np.int64)[:, None] * self.g_stride + gids
-            if len(keys):
-                at = np.searchsorted(keys, query).clip(0, len(keys) - 1)
-                hit = (elements >= 0)[:, None] & (gids >= 0) & (keys[at] == query)
-                idx = np.where(hit, first[at], self.null_slot)
-            else:
-                idx = np.full(query.shape, self.null_slot, dtype=np.int64)
+            idx = self.groups().first_values(elements, gids, self.null_slot)
             for j, (name, kind) in enumerate(zip(spec, kinds, strict=True)):
                 wanted.setdefault(kind, []).append((name, idx[:, j]))
                 order.append((kind, name))
@@ -359,13 +344,11 @@ class _FrameReader:
                 columns[name] = flat.slice(j * n, n).alias(name)
         return pl.DataFrame([columns[name] for _, name in order])
 
-    def first_values(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted (owner, field) keys of the values and the index of each key's first value (document order)."""
-        if self._first is None:
-            keys = self.v_owner.astype(np.int64) * self.g_stride + self.v_field
-            uniq, first = np.unique(keys, return_index=True)
-            self._first = (uniq, first)
-        return self._first
+    def groups(self) -> fast.ValueGroups:
+        """The batch's values grouped by owner (built once)."""
+        if self._groups is None:
+            self._groups = fast.ValueGroups(self.v_owner, self.v_field, self.n)
+        return self._groups
 
     def source(self, kind: str) -> pl.Series:
         """The value column as the walk's leaves of ``kind`` type it, null where empty or of another kind, with a

@@ -229,6 +229,38 @@ def scan(data: bytes, compiled: Compiled, *, extents: bool) -> Columns | None:
     return Columns.of(result) if result[0] else None
 
 
+def first_same(canon: bytes, key: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Per entry i: the first entry j <= i with the same ``key`` and the same bytes ``canon[start:end]`` (compared in
+    full; one hash table in C instead of a Python dict of byte slices)."""
+    assert _scan is not None
+    out = _scan.first_same(canon, _i64(key), _i64(start), _i64(end))
+    return np.frombuffer(out, dtype=np.int64)
+
+
+class ValueGroups:
+    """A batch's values grouped by owner element (a counting sort in C, document order kept within a group), for
+    :meth:`first_values`: built once per batch instead of sorting and searching (owner, field) keys per lookup."""
+
+    def __init__(self, owner: np.ndarray, field: np.ndarray, elements: int) -> None:
+        assert _scan is not None
+        start, order = _scan.group_values(_i64(owner), elements)
+        self.start = np.frombuffer(start, dtype=np.int64)
+        self.order = np.frombuffer(order, dtype=np.int64)
+        self.field = np.ascontiguousarray(field[self.order], dtype=np.int32)
+
+    def first_values(self, elements: np.ndarray, gids: np.ndarray, null: int) -> np.ndarray:
+        """``rows x columns`` (the shape of ``gids``, a row per entry of ``elements``): the index of the first value
+        in document order that element ``elements[r]`` holds in field ``gids[r, j]``; ``null`` when there is none,
+        the element is -1 or the field -1."""
+        assert _scan is not None
+        out = _scan.first_values(self.start, self.order, self.field, _i64(elements), _i64(gids), null)
+        return np.frombuffer(out, dtype=np.int64).reshape(gids.shape)
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 @dataclass(slots=True)
 class Batch:
     """Several files' columns laid end to end (element, value and canonical offsets shifted; ``e_parent`` of each
