@@ -614,3 +614,9 @@ def test_value_groups_refuse_owners_out_of_range() -> None:
         fast.ValueGroups(np.array([3], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)
     with pytest.raises(ValueError):
         fast.ValueGroups(np.array([-1], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)
+
+
+@given(st.lists(st.integers(-1, 9)), st.lists(st.integers(0, 9)))
+def test_among_is_isin(values: list[int], members: list[int]) -> None:
+    array = np.array(values, dtype=np.int32)
+    assert fast.among(array, members, 10).tolist() == np.isin(array, members).tolist()

@@ -288,7 +288,7 @@ class _FrameReader:
 
     def with_field(self, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
         """The elements (document order) that are the value of one of these fields."""
-        return np.flatnonzero(np.isin(self.e_field, self.gids(pairs)))
+        return np.flatnonzero(fast.among(self.e_field, self.gids(pairs), len(self.c.name)))
 
     def child_of(self, elements: np.ndarray) -> np.ndarray:
         """Per element of the document: its child among ``elements`` (the first one), else -1."""
@@ -420,12 +420,11 @@ class _FrameReader:
             at = np.where(climbing, self.e_parent[at], at)
         # one id per distinct chain of steps, level by level (small integers all the way: no row-wise unique)
         chain = np.zeros(len(elements), dtype=np.int64)
+        sample = np.zeros(1, dtype=np.int64)  # a row of each chain, by chain id
         stride = int(ordinal.max(initial=0)) + 1
         for level in range(0, len(steps), 2):
             key = (chain * (len(c.name) + 1) + steps[level] + 1) * stride + steps[level + 1]
-            _, chain = np.unique(key, return_inverse=True)
-            chain = chain.reshape(-1).astype(np.int64)
-        _, sample = np.unique(chain, return_index=True)
+            chain, sample = _factorize(key)
         tails: list[str] = []
         for row in sample.tolist():  # spelt top down
             tail = []
@@ -536,9 +535,9 @@ class _FrameReader:
         sides = self.with_field(("transaction", f"t_{s}{x}") for s in ("from", "to") for x in ("", "_my_client"))
         tx_of_side = np.searchsorted(transactions, self.e_parent[sides])
         from_gids = self.gids((("transaction", "t_from"), ("transaction", "t_from_my_client")))
-        is_from = np.isin(self.e_field[sides], from_gids)
+        is_from = fast.among(self.e_field[sides], from_gids, len(c.name))
         my_client_gids = self.gids((("transaction", "t_from_my_client"), ("transaction", "t_to_my_client")))
-        side_my_client = np.isin(self.e_field[sides], my_client_gids)
+        side_my_client = fast.among(self.e_field[sides], my_client_gids, len(c.name))
         side_of: dict[str, np.ndarray] = {}
         for role, mask in (("from", is_from), ("to", ~is_from)):
             if not np.array_equal(np.bincount(tx_of_side[mask], minlength=n_tx), np.ones(n_tx, dtype=np.int64)):
@@ -552,17 +551,17 @@ class _FrameReader:
 
         def role_of(built: np.ndarray) -> np.ndarray:
             """The side role of each side subject built."""
-            return np.where(np.isin(self.e_parent[built], side_of["from"]), "from", "to")
+            return np.where(fast.among(self.e_parent[built], side_of["from"], self.n), "from", "to")
 
         # accounts: the first occurrence of each distinct account subtree is built (per side element: its build)
         built, j_of, account_j = self.built_once(side_subjects("account"))
         nb = len(built)
-        account_my_client = np.isin(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]])
+        account_my_client = fast.among(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]], len(c.type_names))
         account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
         side_built, _, side_person_j = self.built_once(side_subjects("person"))
         side_person_role = role_of(side_built)
-        side_person_client = np.isin(self.e_parent[side_built], sides[side_my_client])
+        side_person_client = fast.among(self.e_parent[side_built], sides[side_my_client], self.n)
 
         # (a subject's first occurrence is inside a built account: an account built later repeats an earlier one, so
         # anything in it has an identical earlier copy; so the first occurrences are looked for there only)
@@ -583,7 +582,7 @@ class _FrameReader:
         # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
         entity_built, _, side_entity_j = self.built_once(side_subjects("entity"))
         side_entity_role = role_of(entity_built)
-        side_entity_client = np.isin(self.e_parent[entity_built], sides[side_my_client])
+        side_entity_client = fast.among(self.e_parent[entity_built], sides[side_my_client], self.n)
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
         conductors = self.with_field((t, "t_conductor") for t in ("t_from", "t_from_my_client"))
         conductor_built, _, tx_conductor_j = self.built_once(conductors, up=2)  # per transaction: its conductor
@@ -967,6 +966,16 @@ class _FrameReader:
         block = self.first_child(elements, "phones", (*_PERSONS, *_ENTITIES))
         first = self.child_of(self.with_field([("phones", "phone")]))
         return np.where(block >= 0, first[np.maximum(block, 0)], -1)
+
+
+def _factorize(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of ``key``'s values in order of first appearance, and the row where each first appears (a hash
+    table in C: no sort)."""
+    none = np.zeros(len(key), dtype=np.int64)
+    first = fast.first_same(b"", key, none, none)
+    new = first == np.arange(len(key))
+    code = np.cumsum(new) - 1
+    return code[first], np.flatnonzero(new)
 
 
 def _layout(c: Any, spec: Spec) -> tuple[np.ndarray, list[str]]:
