@@ -210,7 +210,7 @@ static int buf_reserve(Buf *b, size_t extra) {
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < need) cap *= 2;
-    char *p = PyMem_Realloc(b->data, cap);
+    char *p = PyMem_RawRealloc(b->data, cap); /* the raw allocator: the pass runs without the GIL */
     if (p == NULL) return -1;
     b->data = p;
     b->cap = cap;
@@ -698,7 +698,7 @@ static void scanner_free(Scanner *sc) {
     Buf *bufs[] = {&sc->e_type,   &sc->e_parent, &sc->e_field,   &sc->e_line, &sc->e_end,
                    &sc->e_vstart, &sc->e_vend,   &sc->e_cstart,  &sc->e_cend, &sc->v_field,
                    &sc->v_owner,  &sc->v_line,   &sc->v_offsets, &sc->text,   &sc->canon};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_Free(bufs[i]->data);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_RawFree(bufs[i]->data);
     PyMem_Free(sc->counts_pool);
 }
 
