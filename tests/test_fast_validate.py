@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
@@ -372,7 +373,7 @@ def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth
             "</transaction>\n</report>", "</transaction></transactions>\n</report>"
         ),
         report(transaction("A"), transaction("B"), transaction("C", amount="5")),  # repeated subjects
-        report(transaction(sides=FOREIGN)),  # walked: a foreign-currency block
+        report(transaction(sides=FOREIGN)),  # a foreign-currency block
         report(transaction(sides=MY_CLIENT_FROM.format(ident="<ssn>1</ssn>") + TO_PERSON)),  # person sides
         report(transaction("A"), transaction("B", sides=MY_CLIENT_FROM.format(ident="") + TO_ENTITY)),  # walked
     ],
@@ -380,6 +381,38 @@ def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth
 )
 def test_ingest_from_the_columns_edge_cases(write, text: str) -> None:
     assert_same_read(write("r.xml", text))
+
+
+# a valid block on the to side only: GBP 800 at 1.25 is the local 1000
+FOREIGN_TO_VALID = FOREIGN_TO_ONLY.replace(">5<", ">800<").replace(">7<", ">1.25<")
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        (report(transaction(sides=FOREIGN)), [("1100", "USD")]),
+        (report(transaction(sides=FOREIGN.replace(">1.1<", ">0.90909<"))), [("1100", "USD")]),  # either way
+        (report(transaction(sides=FOREIGN.replace(">1.1<", ">0<"))), [("1100", "USD")]),  # not checked further
+        (report(transaction(sides=FOREIGN_BOTH)), [("1100", "USD")]),  # the from side's block wins
+        (report(transaction(sides=FOREIGN_TO_VALID)), [("800", "GBP")]),
+        # repeated sides with a block (the walk never reuses them), around a transaction without one
+        (
+            report(transaction("A", sides=FOREIGN), transaction("B"), transaction("C", sides=FOREIGN)),
+            [("1100", "USD"), ("1000", "EUR"), ("1100", "USD")],
+        ),
+    ],
+    ids=["from", "inverted", "zero-rate", "both", "to", "repeated"],
+)
+def test_foreign_currency_is_read_from_the_columns(write, text: str, amounts: list[tuple[str, str]]) -> None:
+    """The transaction's amount and currency come from the first side's block (from, then to), as the walk takes
+    them; the file is read from the columns, not walked."""
+    path = write("fc.xml", text)
+    assert assert_same_read(path)
+    read = colread.read_columns(path, GoamlReader(path, codes.default_profile(), sha256="0" * 64), now=NOW)
+    assert read is not None
+    tx = read.frames["transactions"]
+    assert [(f"{a.normalize():f}", c) for a, c in tx.select("amount", "currency").iter_rows()] == amounts
+    assert set(tx["amount_local"].cast(pl.Float64).to_list()) == {1000.0}
 
 
 HELD = """
@@ -558,7 +591,8 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
             assert_frame_equal(got.read.buf.frame(table), alone.buf.frame(table))
     taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in files], now=NOW)
     assert [r is not None for r in taken].count(True) >= 8  # most are read from the columns, in one batch
-    assert taken[files.index(broken)] is None and taken[files.index(foreign)] is None  # invalid; walked (currency)
+    assert taken[files.index(broken)] is None  # invalid
+    assert taken[files.index(foreign)] is not None  # a foreign-currency block: read from the columns
     assert taken[files.index(persons)] is not None
 
 

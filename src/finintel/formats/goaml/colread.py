@@ -19,6 +19,8 @@ batch of files (``fast.Batch``) rather than once per file:
   person and the relation; a person side takes one number, an organization side one and two per director and
   related entity, a transaction's conductor one after its sides (offsets from a cumulative sum of those counts, per
   file); the report header's mentions come last.
+* **Foreign currency**: a transaction's amount and currency are those of the first side's foreign-currency block
+  (from, then to) when it gives both, else the local amount and currency.
 * **Kind, chain, IBAN and country** of an account come from ``reader.account_identity`` (cached per distinct number,
   IBAN, currency, institution type and BIC); relation kinds from the reader's tables of role codes.
 * **Mention dedup** (``add_mentions``: the same role, client flag and attributes in a report is one row, repeats become
@@ -53,8 +55,8 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (related persons of an account, foreign currency,
-#: involved parties, activity reports) is walked.
+#: Element types the column reader takes; a file with any other (related persons of an account, involved parties,
+#: activity reports) is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -62,7 +64,7 @@ INGEST_TYPES = frozenset(
         *("t_account", "t_account_my_client", "t_entity", "t_entity_my_client"),
         *("signatory", "signatory_my_client", "t_person", "t_person_my_client", "t_person_identification"),
         *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
-        *("t_person_director", "related_entities", "related_entity"),
+        *("t_person_director", "related_entities", "related_entity", "t_foreign_currency"),
     }
 )
 _ACCOUNTS = ("t_account", "t_account_my_client")
@@ -94,6 +96,11 @@ _TX = _same(
         ("amount_local", "amount_local"),
         ("comments", "comments"),
     ],
+)
+_FOREIGN: Spec = _same(
+    ("t_foreign_currency",),
+    ("foreign_currency", "foreign_currency_code"),
+    ("foreign_amount", "foreign_amount"),
 )
 _SIDE: Spec = {
     "funds_code": tuple((f"t_{s}{x}", f"{s}_funds_code") for s in ("from", "to") for x in ("", "_my_client")),
@@ -836,6 +843,25 @@ class _FrameReader:
 
         # -- transactions
         tx = self.pivot((transactions, _TX), (side_of["from"], _FROM), (side_of["to"], _TO))
+        # a foreign-currency block gives the transaction its amount and currency: the first side's that has one
+        # (from, then to), when it gives both (else the local amount and currency, as the walk does)
+        blocks = np.flatnonzero(self.e_type == c.type_index["t_foreign_currency"])
+        if len(blocks):
+            side_el = self.e_parent[blocks]
+            if not fast.among(side_el, sides, self.n).all():  # pragma: no cover - only sides hold one, certified
+                raise fast.Decline("a foreign-currency block outside a transaction side")
+            block_tx = np.searchsorted(transactions, self.e_parent[side_el])
+            block_from = fast.among(side_el, side_of["from"], self.n)
+            chosen = np.full(n_tx, -1, dtype=np.int64)
+            chosen[block_tx[~block_from]] = blocks[~block_from]
+            chosen[block_tx[block_from]] = blocks[block_from]  # the from side's wins
+            fc = self.pivot((chosen, _FOREIGN))
+            both = fc["foreign_amount"].is_not_null() & fc["foreign_currency"].is_not_null()
+            tx = tx.with_columns(
+                fc["foreign_amount"].alias("_fc_amount"),
+                fc["foreign_currency"].alias("_fc_currency"),
+                both.alias("_fc"),
+            )
 
         def side_ids(role: str, j_of_side: np.ndarray, numbers: np.ndarray) -> pl.Series:
             """The mention of each transaction's side subject (null: the side's subject is another kind)."""
@@ -877,6 +903,11 @@ class _FrameReader:
             pl.Series("source_line", self.cols.e_line[transactions], dtype=pl.Int64),
             pl.Series("_file", tx_file, dtype=pl.Int64),
         )
+        if "_fc" in rows.columns:
+            rows = rows.with_columns(
+                pl.when(pl.col("_fc")).then(pl.col("_fc_amount")).otherwise(pl.col("amount")).alias("amount"),
+                pl.when(pl.col("_fc")).then(pl.col("_fc_currency")).otherwise(pl.col("currency")).alias("currency"),
+            ).drop("_fc", "_fc_amount", "_fc_currency")
 
         # -- the headers: their mentions are numbered after the transactions'
         tx_count = np.bincount(tx_file, minlength=n_files)
