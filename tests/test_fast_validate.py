@@ -484,6 +484,25 @@ ENTITY_FROM = (
     + """
       </from_entity><from_country>DE</from_country></t_from_my_client>"""
 )
+# goAML 5 related persons of an account: after its signatories, or alone; roles OWN (holds), NOM, none; primary
+RELATED = SIGNED.replace(
+    "</signatory>\n      </to_account>",
+    """</signatory>
+        <related_persons>
+          <account_related_person><is_primary>true</is_primary><t_person><first_name>Ida</first_name>
+            <last_name>Holm</last_name></t_person><role>OWN</role><comments>co-owner</comments></account_related_person>
+          <account_related_person><t_person><first_name>Ola</first_name><last_name>Berg</last_name></t_person>
+            <role>NOM</role></account_related_person>
+          <account_related_person><t_person><first_name>Per</first_name><last_name>Ek</last_name></t_person>
+          </account_related_person>
+        </related_persons>
+      </to_account>""",
+)
+RELATED_ONLY = HELD.replace(
+    "<opened>",
+    """<related_persons><account_related_person><is_primary>true</is_primary><t_person><first_name>Ida</first_name>
+      <last_name>Holm</last_name></t_person></account_related_person></related_persons><opened>""",
+)
 ACCOUNT_SEEDS = [
     report(
         transaction("A", sides=DIRECTED + SIGNED),
@@ -512,6 +531,12 @@ ACCOUNT_SEEDS = [
         transaction("B", sides=HELD + SIGNED.replace(">Ola<", ">Olaf<")),
         transaction("C", sides=HELD.replace("t_from_my_client", "t_from") + SIGNED, amount="12.5"),
         transaction("D"),
+    ),
+    report(  # related persons: with signatories, alone on a held account, repeated; a related person also a signatory
+        transaction("A", sides=HELD + RELATED),
+        transaction("B", sides=RELATED_ONLY + SIGNED),
+        transaction("C", sides=RELATED_ONLY + RELATED),
+        transaction("D", sides=RELATED_ONLY.replace("t_from_my_client", "t_from") + TO_PERSON),
     ),
     CLEAN,
 ]

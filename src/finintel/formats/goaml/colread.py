@@ -1,9 +1,9 @@
 """ingest's fast path: certified goAML reports read column-wise into the store's frames, several files at a time.
 
 The reader's walk (``GoamlReader``) is the reference: it turns every transaction into a dict, builds each side's
-subject (an account with its holder organization, the holder's directors and related entities, and signatories; a
-person; or an organization with its directors and related entities) with the model's builders, numbers mentions
-and relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct mention of a report.
+subject (an account with its holder organization, the holder's directors and related entities, signatories and
+related persons; a person; or an organization with its directors and related entities) with the model's builders,
+numbers mentions and relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct mention of a report.
 Here the same rows come out of the compiled pass's columns (``fast``) with vectorised steps, so ingest does
 per-value work in C, numpy and polars instead of per-element work in Python, and pays polars' per-call cost once per
 batch of files (``fast.Batch``) rather than once per file:
@@ -55,8 +55,7 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (related persons of an account, involved parties,
-#: activity reports) is walked.
+#: Element types the column reader takes; a file with any other (involved parties, activity reports) is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -65,6 +64,7 @@ INGEST_TYPES = frozenset(
         *("signatory", "signatory_my_client", "t_person", "t_person_my_client", "t_person_identification"),
         *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
         *("t_person_director", "related_entities", "related_entity", "t_foreign_currency"),
+        *("related_persons", "account_related_person"),
     }
 )
 _ACCOUNTS = ("t_account", "t_account_my_client")
@@ -184,7 +184,8 @@ _ADDRESS = _same(
     ("state", "state"),
     ("country", "country_code"),
 )
-_SIGNATORY = _same(("signatory", "signatory_my_client"), ("role", "role"), ("primary", "is_primary"))
+_SIGNATORIES = ("signatory", "signatory_my_client", "account_related_person")
+_SIGNATORY = _same(_SIGNATORIES, ("role", "role"), ("primary", "is_primary"))
 _DIRECTOR = _same(("t_person_director",), ("role", "role"))
 _RELATED = _same(("related_entity",), ("code", "entity_entity_relation"), ("share", "share_percentage"))
 _PHONE = _same(("t_phone",), ("_prefix", "tph_country_prefix"), ("_phone_number", "tph_number"))
@@ -577,10 +578,22 @@ class _FrameReader:
         has_holder = holder >= 0
         holder_first = self.firsts(holder[has_holder])
 
-        signatories = self.with_field((t, "signatory") for t in _ACCOUNTS)
-        sig_j = j_of[self.e_parent[signatories]]
-        signatories, sig_j = signatories[sig_j >= 0], sig_j[sig_j >= 0]  # those of built accounts, per build in order
-        persons_all = self.with_field((t, "t_person") for t in ("signatory", "signatory_my_client"))
+        # an account's signatories, then its related persons (goAML 5; the walk appends them to the signatories,
+        # and the schema puts them after): in document order, those of built accounts, per build in order
+        signatories = np.sort(
+            np.concatenate(
+                [
+                    self.with_field((t, "signatory") for t in _ACCOUNTS),
+                    self.with_field([("related_persons", "account_related_person")]),
+                ]
+            )
+        )
+        owner = self.e_parent[signatories]
+        related_person = self.e_type[owner] == c.type_index["related_persons"]
+        owner[related_person] = self.e_parent[owner[related_person]]
+        sig_j = j_of[owner]
+        signatories, sig_j = signatories[sig_j >= 0], sig_j[sig_j >= 0]
+        persons_all = self.with_field((t, "t_person") for t in _SIGNATORIES)
         sig_person = self.child_of(persons_all)[signatories]
         if (sig_person < 0).any():  # pragma: no cover - t_person is required, certified
             raise fast.Decline("a signatory without a person")
