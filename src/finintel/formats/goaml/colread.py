@@ -3,7 +3,8 @@
 The reader's walk (``GoamlReader``) is the reference: it turns every transaction into a dict, builds each side's
 subject (an account with its holder organization, the holder's directors and related entities, signatories and
 related persons; a person; or an organization with its directors and related entities) with the model's builders,
-numbers mentions and relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct mention of a report.
+numbers mentions and relations as it goes, and ``ingest._Buffer.add_mentions`` then keeps one row per distinct
+mention of a report.
 Here the same rows come out of the compiled pass's columns (``fast``) with vectorised steps, so ingest does
 per-value work in C, numpy and polars instead of per-element work in Python, and pays polars' per-call cost once per
 batch of files (``fast.Batch``) rather than once per file:
