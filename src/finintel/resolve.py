@@ -260,7 +260,7 @@ def _party_key_pairs(mentions: pl.DataFrame) -> pl.DataFrame:
             for cond, parts in candidates
         ]
     )
-    return long.sort("i", maintain_order=True).collect()
+    return long.drop_nulls("key").sort("i", maintain_order=True).collect()
 
 
 def _lists(pairs: pl.DataFrame, n: int) -> pl.Series:
