@@ -859,16 +859,12 @@ class _FrameReader:
         tx = self.pivot((transactions, _TX), (side_of["from"], _FROM), (side_of["to"], _TO))
         # a foreign-currency block gives the transaction its amount and currency: the first side's that has one
         # (from, then to), when it gives both (else the local amount and currency, as the walk does)
-        blocks = np.flatnonzero(self.e_type == c.type_index["t_foreign_currency"])
+        block_tx, blocks = fast.foreign_currency_blocks(c, self.e_type, self.e_parent)
         if len(blocks):
-            side_el = self.e_parent[blocks]
-            if not fast.among(side_el, sides, self.n).all():  # pragma: no cover - only sides hold one, certified
+            if not fast.among(self.e_parent[blocks], sides, self.n).all():  # pragma: no cover - only sides, certified
                 raise fast.Decline("a foreign-currency block outside a transaction side")
-            block_tx = np.searchsorted(transactions, self.e_parent[side_el])
-            block_from = fast.among(side_el, side_of["from"], self.n)
             chosen = np.full(n_tx, -1, dtype=np.int64)
-            chosen[block_tx[~block_from]] = blocks[~block_from]
-            chosen[block_tx[block_from]] = blocks[block_from]  # the from side's wins
+            chosen[np.searchsorted(transactions, block_tx)] = blocks
             fc = self.pivot((chosen, _FOREIGN))
             both = fc["foreign_amount"].is_not_null() & fc["foreign_currency"].is_not_null()
             tx = tx.with_columns(

@@ -472,21 +472,30 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
     return ~bad, stats
 
 
+def foreign_currency_blocks(c: Compiled, e_type: np.ndarray, e_parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The foreign-currency block the walk takes for each transaction that has one: the first side's (from, then
+    to; a side holds at most one). Transaction elements in document order, and their blocks."""
+    blocks = np.flatnonzero(e_type == c.type_index["t_foreign_currency"])
+    side = e_parent[blocks]
+    from_side = among(e_type[side], [c.type_index["t_from"], c.type_index["t_from_my_client"]], len(c.type_names))
+    transactions = e_parent[side]
+    order = np.lexsort((~from_side, transactions))  # by transaction, the from side's block first
+    transactions, blocks = transactions[order], blocks[order]
+    first = np.ones(len(blocks), dtype=bool)
+    first[1:] = transactions[1:] != transactions[:-1]
+    return transactions[first], blocks[first]
+
+
 def _check_foreign_currency(
     c: Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray, e_file: np.ndarray
 ) -> np.ndarray:
     """FI-V006/FI-V001 as the walk checks them: per transaction, the first side (from, then to) with a foreign-currency
     block; its currency is not the report's local one, its amount is positive and, at its rate either way, gives the
     local amount within 1%. In Python with the walk's Decimal arithmetic: such blocks are few. The files that fail."""
-    blocks = np.flatnonzero(e_type == c.type_index["t_foreign_currency"])
+    transactions, blocks = foreign_currency_blocks(c, e_type, e_parent)
     if not len(blocks):
         return np.zeros(0, dtype=np.int64)
-    side = e_parent[blocks]
-    from_side = among(e_type[side], [c.type_index["t_from"], c.type_index["t_from_my_client"]], len(c.type_names))
-    chosen: dict[int, int] = {}  # transaction element -> its checked block
-    for block, tx, is_from in zip(blocks.tolist(), e_parent[side].tolist(), from_side.tolist(), strict=True):
-        if is_from or tx not in chosen:
-            chosen[tx] = block
+    chosen = dict(zip(transactions.tolist(), blocks.tolist(), strict=True))  # transaction element -> its block
 
     def by_owner(typename: str, name: str) -> dict[int, str]:
         mask = values.of(c.gid[(typename, name)])
