@@ -159,12 +159,29 @@ def worthwhile(path: Path) -> bool:
 
 
 def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | None = None) -> FileReport | None:
-    """A clean :class:`FileReport` for ``path`` when the fast path can prove it clean, else ``None`` (walk it)."""
-    checked = certified(path, profile or codes.default_profile(), now, extents=False)
-    if checked is None:
+    """A clean :class:`FileReport` for ``path`` when the fast path can prove it clean on its own (a batch of one),
+    else ``None`` (walk it)."""
+    if _scan is None:
         return None
-    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if checked.columns.v5 else "4.x")
-    report.stats = checked.stats
+    profile = profile or codes.default_profile()
+    try:
+        size = path.stat().st_size
+        if size == 0 or size > MAX_BYTES:
+            return None
+        # read, not mapped: a file truncated while it is scanned must not kill the process (SIGBUS)
+        data = path.read_bytes()
+    except OSError:
+        return None
+    schema = compiled(profile)
+    columns = scan(data, schema, extents=False)
+    del data
+    if columns is None:
+        return None
+    ok, stats = check(Batch.of(schema, [columns]), profile, now)
+    if not ok[0]:
+        return None
+    report = FileReport(file=str(path), kind="goaml", schema_version="5.x" if columns.v5 else "4.x")
+    report.stats = stats[0]
     return report
 
 
@@ -339,38 +356,6 @@ class Batch:
             np.repeat(np.arange(len(parts)), np.diff(ne)),
             np.repeat(np.arange(len(parts)), np.diff(nv)),
         )
-
-
-@dataclass(slots=True)
-class Checked:
-    """A file the fast path certified clean: the compiled pass's columns and the counts."""
-
-    compiled: Compiled
-    columns: Columns
-    stats: dict[str, int]
-
-
-def certified(
-    path: Path, profile: Profile, now: dt.datetime | None, *, extents: bool, max_bytes: int = MAX_BYTES
-) -> Checked | None:
-    """``path`` scanned and certified clean on its own (a batch of one), or ``None``."""
-    if _scan is None:
-        return None
-    try:
-        size = path.stat().st_size
-        if size == 0 or size > max_bytes:
-            return None
-        # read, not mapped: a file truncated while it is scanned must not kill the process (SIGBUS)
-        data = path.read_bytes()
-    except OSError:
-        return None
-    schema = compiled(profile)
-    columns = scan(data, schema, extents=extents)
-    del data
-    if columns is None:
-        return None
-    ok, stats = check(Batch.of(schema, [columns]), profile, now)
-    return Checked(schema, columns, stats[0]) if ok[0] else None
 
 
 class _Values:
