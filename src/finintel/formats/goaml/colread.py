@@ -48,6 +48,7 @@ from finintel.formats.goaml.reader import (
     _DIRECTOR_ROLE,
     _ENTITY_RELATION,
     _REPORT_STREAM_WRAPPERS,
+    TRANSACTION_LEAVES,
     GoamlReader,
     _ReportState,
     account_identity,
@@ -80,24 +81,7 @@ def _same(types: Sequence[str], *pairs: tuple[str, str]) -> Spec:
     return {column: tuple((t, name) for t in types) for column, name in pairs}
 
 
-_TX = _same(
-    ("transaction",),
-    *[
-        ("transaction_number", "transactionnumber"),
-        ("internal_ref", "internal_ref_number"),
-        ("location", "transaction_location"),
-        ("description", "transaction_description"),
-        ("timestamp", "date_transaction"),
-        ("late_deposit", "late_deposit"),
-        ("posting_date", "date_posting"),
-        ("value_date", "value_date"),
-        ("transaction_type", "transaction_type"),
-        ("transmode_code", "transmode_code"),
-        ("transmode_comment", "transmode_comment"),
-        ("amount_local", "amount_local"),
-        ("comments", "comments"),
-    ],
-)
+_TX = _same(("transaction",), ("transaction_number", "transactionnumber"), *TRANSACTION_LEAVES)
 _FOREIGN: Spec = _same(
     ("t_foreign_currency",),
     ("foreign_currency", "foreign_currency_code"),

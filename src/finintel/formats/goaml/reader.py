@@ -1333,6 +1333,24 @@ def account_identity(
     return kind, chain, address, (norm_identifier(iban) if iban else None), country
 
 
+#: Transaction columns that are one of the transaction element's own leaves, as the walk typed it (column, element):
+#: :func:`transaction_fields` and the column reader (``colread._TX``) both read them from here
+TRANSACTION_LEAVES: tuple[tuple[str, str], ...] = (
+    ("timestamp", "date_transaction"),
+    ("value_date", "value_date"),
+    ("posting_date", "date_posting"),
+    ("amount_local", "amount_local"),
+    ("transmode_code", "transmode_code"),
+    ("transmode_comment", "transmode_comment"),
+    ("transaction_type", "transaction_type"),
+    ("description", "transaction_description"),
+    ("location", "transaction_location"),
+    ("internal_ref", "internal_ref_number"),
+    ("late_deposit", "late_deposit"),
+    ("comments", "comments"),
+)
+
+
 def transaction_fields(
     d: dict[str, Any],
     number: str,
@@ -1344,26 +1362,17 @@ def transaction_fields(
     conductor_id: str | None,
 ) -> dict[str, Any]:
     """The :class:`Transaction` fields of a walked transaction ``d`` with its sides (``{"my_client", "block"}`` per
-    side) and their (account, party) mention ids. ``colread`` maps the same fields column-wise (its ``_TX``); the
-    differential tests hold the two to the same rows."""
+    side) and their (account, party) mention ids. The transaction's own leaves are :data:`TRANSACTION_LEAVES`, which
+    ``colread`` reads column-wise; the differential tests hold the two to the same rows."""
     from_block, to_block = sides["from"]["block"], sides["to"]["block"]
     return {
         "transaction_id": f"{report.rentity_id}:{number}",
         "transaction_number": number,
         "report_id": report.report_id,
-        "timestamp": d.get("date_transaction"),
-        "value_date": d.get("value_date"),
-        "posting_date": d.get("date_posting"),
         "amount": amount,
         "currency": currency,
-        "amount_local": d.get("amount_local"),
         "currency_local": report.local_currency,
-        "transmode_code": d.get("transmode_code"),
-        "transmode_comment": d.get("transmode_comment"),
-        "transaction_type": d.get("transaction_type"),
-        "description": d.get("transaction_description"),
-        "location": d.get("transaction_location"),
-        "internal_ref": d.get("internal_ref_number"),
+        **{column: d.get(name) for column, name in TRANSACTION_LEAVES},
         "from_account_id": refs["from"][0],
         "from_party_id": refs["from"][1],
         "from_funds_code": from_block.get("from_funds_code") or from_block.get("funds_code"),
@@ -1375,8 +1384,6 @@ def transaction_fields(
         "to_country": to_block.get("to_country") or to_block.get("country"),
         "to_my_client": bool(sides["to"]["my_client"]),
         "conductor_party_id": conductor_id,
-        "late_deposit": d.get("late_deposit"),
-        "comments": d.get("comments"),
     }
 
 
