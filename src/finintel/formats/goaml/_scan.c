@@ -46,6 +46,8 @@ typedef struct {
     Field *fields;
     int nchoices;
     Choice *choices;
+    int nrequired;
+    int *required; /* the fields with min > 0, checked when the element closes */
 } Type;
 
 #define MAX_SPACES 64
@@ -55,6 +57,7 @@ typedef struct {
     Type *types;
     uint32_t spaces[MAX_SPACES]; /* the code points Python's str.strip() removes */
     int nspaces;
+    unsigned char ascii_space[128]; /* the same, for the ASCII ones: a lookup */
     int root;
     char root_name[MAX_NAME];
     Py_ssize_t root_len;
@@ -66,6 +69,7 @@ static void schema_free(Schema *s) {
         Type *ty = &s->types[t];
         for (int i = 0; i < ty->nfields; i++) PyMem_Free(ty->fields[i].name);
         for (int i = 0; i < ty->nchoices; i++) PyMem_Free(ty->choices[i].fields);
+        PyMem_Free(ty->required);
         PyMem_Free(ty->fields);
         PyMem_Free(ty->choices);
     }
@@ -118,6 +122,8 @@ static PyObject *py_compile(PyObject *Py_UNUSED(self), PyObject *args) {
     s->ntypes = (int)nt;
     memcpy(s->spaces, space_points, sizeof(uint32_t) * (size_t)nspaces);
     s->nspaces = nspaces;
+    for (int i = 0; i < nspaces; i++)
+        if (space_points[i] < 128) s->ascii_space[space_points[i]] = 1;
     s->root = root;
     memcpy(s->root_name, root_name, (size_t)root_len);
     s->root_len = root_len;
@@ -152,6 +158,10 @@ static PyObject *py_compile(PyObject *Py_UNUSED(self), PyObject *args) {
             ty->nfields = (int)(i + 1);
         }
         Py_DECREF(fs);
+        ty->required = PyMem_Calloc(nf ? nf : 1, sizeof(int));
+        if (ty->required == NULL) { PyErr_NoMemory(); goto fail; }
+        for (int i = 0; i < ty->nfields; i++)
+            if (ty->fields[i].min > 0) ty->required[ty->nrequired++] = i;
         PyObject *cs = PySequence_Fast(choices, "choices must be a sequence");
         if (cs == NULL) goto fail;
         Py_ssize_t nc = PySequence_Fast_GET_SIZE(cs);
@@ -204,10 +214,9 @@ typedef struct {
     size_t len, cap;
 } Buf;
 
-static int buf_reserve(Buf *b, size_t extra) {
+static int buf_grow(Buf *b, size_t extra) {
     if (extra > SIZE_MAX / 2 - b->len) return -1;
     size_t need = b->len + extra;
-    if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < need) cap *= 2;
     char *p = PyMem_RawRealloc(b->data, cap); /* the raw allocator: the pass runs without the GIL */
@@ -217,15 +226,20 @@ static int buf_reserve(Buf *b, size_t extra) {
     return 0;
 }
 
-static int buf_put(Buf *b, const void *src, size_t n) {
+static inline int buf_reserve(Buf *b, size_t extra) {
+    if (__builtin_expect(extra <= b->cap - b->len, 1)) return 0; /* len <= cap always */
+    return buf_grow(b, extra);
+}
+
+static inline int buf_put(Buf *b, const void *src, size_t n) {
     if (buf_reserve(b, n) < 0) return -1;
     memcpy(b->data + b->len, src, n);
     b->len += n;
     return 0;
 }
 
-static int buf_i32(Buf *b, int32_t v) { return buf_put(b, &v, sizeof v); }
-static int buf_i64(Buf *b, int64_t v) { return buf_put(b, &v, sizeof v); }
+static inline int buf_i32(Buf *b, int32_t v) { return buf_put(b, &v, sizeof v); }
+static inline int buf_i64(Buf *b, int64_t v) { return buf_put(b, &v, sizeof v); }
 
 /* -- the scanner ---------------------------------------------------------------------------------------------------- */
 
@@ -262,10 +276,10 @@ typedef struct {
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static int is_name_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.';
-}
+/* The characters of the element names this pass takes (ASCII letters, digits, '_', '-', '.'). */
+static unsigned char NAME_CHAR[256]; /* filled by init_tables */
+
+static inline int is_name_char(unsigned char c) { return NAME_CHAR[c]; }
 
 /* Length of the valid UTF-8 XML 1.0 character at p (1..4), or 0 if there is none. */
 static int xml_char_len(const unsigned char *p, const unsigned char *end) {
@@ -351,6 +365,10 @@ static int scan_reference(Scanner *sc, Buf *out) {
     return 0;
 }
 
+/* Per byte, in character data: 1 for a plain character copied as it is (printable ASCII but '<', '&' and ']';
+ * tab), 2 for LF (counted as a line), 0 for anything that needs a closer look. */
+static unsigned char TEXT_CLASS[256]; /* filled by init_tables */
+
 /* Character data up to the next '<'; appended (references decoded, line ends normalised) when out is not NULL,
  * else it must be whitespace only when `space_only`. */
 static int scan_text(Scanner *sc, Buf *out, int space_only) {
@@ -358,15 +376,17 @@ static int scan_text(Scanner *sc, Buf *out, int space_only) {
     while (p < end && *p != '<') {
         /* a run of plain characters (printable ASCII but '<', '&' and ']'; tab; LF) is copied at once */
         const unsigned char *run = p;
-        while (p < end) {
-            unsigned char r = *p;
-            if (r >= 0x20 && r < 0x7F && r != '<' && r != '&' && r != ']' && (!space_only || r == ' ')) {
+        if (space_only) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == '\n')) {
+                if (*p == '\n') sc->line++;
                 p++;
-            } else if (r == '\n' || r == '\t') {
-                if (r == '\n') sc->line++;
+            }
+        } else {
+            while (p < end) {
+                unsigned char k = TEXT_CLASS[*p];
+                if (k == 0) break;
+                if (k == 2) sc->line++;
                 p++;
-            } else {
-                break;
             }
         }
         if (p > run) {
@@ -494,6 +514,7 @@ static int scan_prolog(Scanner *sc) {
 }
 
 static int is_strip_space(const Schema *s, uint32_t v) {
+    if (v < 128) return s->ascii_space[v];
     for (int i = 0; i < s->nspaces; i++)
         if (s->spaces[i] == v) return 1;
     return 0;
@@ -565,15 +586,18 @@ static int open_element(Scanner *sc, int *self_closing) {
         if (top->type < 0) GIVE_UP(sc, "element inside a value");
         const Type *ty = &sc->s->types[top->type];
         int start = top->last < 0 ? 0 : top->last;
-        for (int k = 0; k < ty->nfields; k++) {
-            int i = (start + k) % ty->nfields;
+        for (int i = start; i < ty->nfields; i++) { /* in schema order: at or after the last field seen */
             if (ty->fields[i].len == len && memcmp(ty->fields[i].name, name, (size_t)len) == 0) {
                 field = i;
                 break;
             }
         }
-        if (field < 0) GIVE_UP(sc, "unknown element");
-        if (field < top->last) GIVE_UP(sc, "element out of schema order");
+        if (field < 0) {
+            for (int i = 0; i < start; i++)
+                if (ty->fields[i].len == len && memcmp(ty->fields[i].name, name, (size_t)len) == 0)
+                    GIVE_UP(sc, "element out of schema order");
+            GIVE_UP(sc, "unknown element");
+        }
         f = &ty->fields[field];
         top->last = field;
         if (++top->counts[field] > f->max) GIVE_UP(sc, "element repeated beyond its maximum");
@@ -589,9 +613,14 @@ static int open_element(Scanner *sc, int *self_closing) {
     int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
     int32_t gid = f == NULL ? -1 : f->gid;
     /* canonical form: \x01 name \x02, the decoded text and the children, \x03 (no XML character is one of these) */
-    if (sc->extents && (buf_put(&sc->canon, "\x01", 1) < 0 || buf_put(&sc->canon, name, (size_t)len) < 0 ||
-                        buf_put(&sc->canon, "\x02", 1) < 0))
-        return -1;
+    if (sc->extents) {
+        if (buf_reserve(&sc->canon, (size_t)len + 2) < 0) return -1;
+        char *c = sc->canon.data + sc->canon.len;
+        c[0] = '\x01';
+        memcpy(c + 1, name, (size_t)len);
+        c[len + 1] = '\x02';
+        sc->canon.len += (size_t)len + 2;
+    }
     if (child >= 0) {
         fr->inst = sc->n_elements++;
         fr->counts = sc->counts_pool + (size_t)sc->depth * (size_t)sc->max_fields;
@@ -628,8 +657,8 @@ static int close_element(Scanner *sc) {
             ((int64_t *)sc->e_cend.data)[fr->inst] = (int64_t)sc->canon.len;
         }
         const Type *ty = &sc->s->types[fr->type];
-        for (int i = 0; i < ty->nfields; i++)
-            if (ty->fields[i].min > 0 && fr->counts[i] == 0) GIVE_UP(sc, "mandatory element missing");
+        for (int i = 0; i < ty->nrequired; i++)
+            if (fr->counts[ty->required[i]] == 0) GIVE_UP(sc, "mandatory element missing");
         for (int c = 0; c < ty->nchoices; c++) {
             const Choice *ch = &ty->choices[c];
             int present = 0;
@@ -963,4 +992,15 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan", "Compiled goAML extraction (see fast.py).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+static void init_tables(void) {
+    for (int c = 0; c < 256; c++) {
+        NAME_CHAR[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                       c == '-' || c == '.';
+        TEXT_CLASS[c] = c == '\n' ? 2 : (c == '\t' || (c >= 0x20 && c < 0x7F && c != '<' && c != '&' && c != ']'));
+    }
+}
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    init_tables();
+    return PyModule_Create(&module);
+}
