@@ -55,7 +55,7 @@ from finintel.formats.goaml.reader import (
 )
 from finintel.model import RelationKind
 from finintel.store import MONEY
-from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
+from finintel.values import parse_bool, parse_decimal, parse_int
 
 #: Element types the column reader takes; a file with any other (involved parties, activity reports) is walked.
 INGEST_TYPES = frozenset(
@@ -352,6 +352,11 @@ class _FrameReader:
         if kind == "text":
             text = pl.concat([self.text, pl.Series([None], dtype=pl.String)])
             out = text.set(text.str.len_bytes() == 0, None)
+        elif kind == "datetime":  # parsed once per batch, for the check (certified: every one parses)
+            at, parsed = self.batch.values.dates(self.c.kind_code)
+            out = pl.repeat(None, len(self.text) + 1, dtype=_DTYPES[kind], eager=True)
+            if len(at):
+                out = out.scatter(at, parsed)
         else:
             dtype = _DTYPES[kind]
             out = pl.repeat(None, len(self.text) + 1, dtype=dtype, eager=True)
@@ -1058,7 +1063,6 @@ _PARSE: dict[str, Callable[[str], Any]] = {
     "int": parse_int,
     "bool": parse_bool,
     "decimal": parse_decimal,
-    "datetime": parse_datetime,
     "asset": str.upper,
 }
 _DTYPES: dict[str, pl.DataType] = {
@@ -1074,12 +1078,10 @@ _ENTITY_KIND = {code: kind.value for code, kind in _ENTITY_RELATION.items()}
 
 
 def _typed(values: pl.Series, kind: str) -> pl.Series:
-    """Non-empty values of ``kind`` (valid: certified) as the walk's leaves type them: dates by ``fast``'s vectorised
-    parse (which agrees with ``parse_datetime``), plain ASCII decimals short enough to be exact by a cast, everything
-    else once per distinct value with the walk's own parse function."""
+    """Non-empty values of ``kind`` (valid: certified) as the walk's leaves type them: plain ASCII decimals short
+    enough to be exact by a cast, everything else once per distinct value with the walk's own parse function. (Dates
+    come from the batch's parse: :meth:`fast._Values.dates`, which agrees with ``parse_datetime``.)"""
     dtype = _DTYPES[kind]
-    if kind == "datetime":
-        return fast.datetimes(values)
     if kind == "decimal":
         size = values.str.len_bytes()
         plain = ((size <= 18) & (size == values.str.len_chars())).to_numpy()  # <= 18 digits either side of the point

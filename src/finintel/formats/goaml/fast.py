@@ -369,6 +369,15 @@ class _Values:
         self.owner = owner
         self.value = pl.Series("value", text_array)  # already stripped by the compiled pass
         self.present: np.ndarray = (self.value.str.len_bytes() > 0).to_numpy()
+        self._dates: tuple[np.ndarray, pl.Series] | None = None
+
+    def dates(self, kind_code: np.ndarray) -> tuple[np.ndarray, pl.Series]:
+        """The non-empty values of date fields (value indices) and their parse (:func:`datetimes`: null where it does
+        not parse), once per batch: the check and the column reader both use them."""
+        if self._dates is None:
+            at = np.flatnonzero(self.present & (kind_code[self.gid] == _KIND["datetime"]))
+            self._dates = (at, datetimes(self.value[at]))
+        return self._dates
 
     def where(self, mask: np.ndarray) -> pl.Series:
         return self.value.filter(pl.Series(mask))
@@ -566,9 +575,8 @@ def _check_values(c: Compiled, values: _Values, profile: Profile, future_limit: 
             bad[enum_at[hit.to_numpy()]] = True
 
     dates = None
-    when_at = np.flatnonzero(present & (kind == _KIND["datetime"]))
+    when_at, parsed = values.dates(c.kind_code)
     if len(when_at):
-        parsed = datetimes(values.value[when_at])
         wrong = (
             parsed.is_null() | (parsed > future_limit).fill_null(False) | (parsed < MIN_DATE).fill_null(False)
         ).to_numpy()
