@@ -679,3 +679,71 @@ def test_value_groups_refuse_owners_out_of_range() -> None:
 def test_among_is_isin(values: list[int], members: list[int]) -> None:
     array = np.array(values, dtype=np.int32)
     assert fast.among(array, members, 10).tolist() == np.isin(array, members).tolist()
+
+
+# -- raw extents: a plainly written report is its own canonical form ---------------------------------------------
+
+#: ways of writing the same content differently (each one keeps what lxml serialises: the walk's memo key)
+REWRITES = [
+    ("Ola", "&#79;la"),  # a character reference
+    ("Ola", "O&#x6C;a"),
+    (">", " >"),  # whitespace in a start tag
+    ("</name>", "</name >"),  # in an end tag
+    ("\n", "\r\n"),  # a CR LF line end
+    ("<t_person>", "<t_person><!-- seen -->"),  # a comment
+    ("<first_name>", "<!-- a --><first_name>"),
+]
+
+
+def _scan_modes(text: str) -> tuple[tuple, tuple, np.ndarray, np.ndarray]:
+    """The pass with the canonical form written out (1) and with raw extents (2), and per element of each the first
+    element of its type with the same canonical subtree."""
+    compiled = fast.compiled(codes.default_profile())
+    data = text.encode("utf-8", "surrogatepass")
+    written = fast._scan.scan(compiled.capsule, data, 1)
+    raw = fast._scan.scan(compiled.capsule, data, 2)
+    firsts = []
+    for result in (written, raw):
+        if not result[0]:
+            return written, raw, np.zeros(0), np.zeros(0)
+        cols = fast.Columns.of(result, data)
+        firsts.append(fast.first_same(cols.canon, cols.e_type.astype(np.int64), cols.e_cstart, cols.e_cend))
+    return written, raw, firsts[0], firsts[1]
+
+
+@FUZZ
+@given(st.sampled_from(ACCOUNT_SEEDS), st.lists(st.tuples(st.sampled_from(REWRITES), st.integers(0, 40)), max_size=3))
+def test_raw_extents_find_the_same_repeats_as_the_canonical_form(seed: str, rewrites: list) -> None:
+    """The same repeats (the walk's memo) whether subtrees are compared as written out canonically or, for a plainly
+    written report, as its own bytes; a report that is not plain is written out."""
+    text = seed
+    for (old, new), k in rewrites:  # rewrite the k-th occurrence (of those there are)
+        at = [m.start() for m in re.finditer(re.escape(old), text)]
+        if at:
+            i = at[k % len(at)]
+            text = text[:i] + new + text[i + len(old) :]
+    written, raw, first_written, first_raw = _scan_modes(text)
+    assert written[0] == raw[0]
+    if not written[0]:
+        assert written == raw  # the same give-up, reason and line
+        return
+    assert written[:14] == raw[:14]  # every column but the extents in the canonical form
+    assert written[17] is False
+    plain = text == seed or all(old == new for (old, new), _ in rewrites)
+    event("raw" if raw[17] else "written out")
+    if plain:
+        assert raw[17] is True and raw[16] == b""
+    assert first_raw.tolist() == first_written.tolist()
+
+
+def test_raw_extents_tell_apart_subtrees_that_differ() -> None:
+    """In a plain report two subjects that differ in one character are two; written alike they are one."""
+    seed = max(ACCOUNT_SEEDS, key=lambda text: text.count(">Ola<"))
+    assert seed.count(">Ola<") >= 2
+    i = seed.index(">Ola<")
+    changed = seed[:i] + ">Olb<" + seed[i + 5 :]
+    for text in (seed, changed):
+        _, raw, first_written, first_raw = _scan_modes(text)
+        assert raw[17] is True
+        assert first_raw.tolist() == first_written.tolist()
+    assert _scan_modes(seed)[3].tolist() != _scan_modes(changed)[3].tolist()

@@ -267,12 +267,22 @@ typedef struct {
     Buf v_field, v_owner, v_line, v_offsets, text;
     Buf canon;   /* the document in a form where two subtrees are equal bytes when lxml serialises them equally */
     int extents; /* record the extents and the canonical form (ingest), or not (validate) */
+    int raw;     /* with extents: the document's own bytes are the canonical form while it stays plain (below) */
+    int restart; /* raw mode met something that is not plain: run again writing the canonical form */
+    const unsigned char *base; /* the document's first byte (raw extents are offsets from it) */
     int32_t n_elements, n_values;
     const char *reason; /* why the pass gave up (NULL: a memory error) */
     int32_t reason_line;
 } Scanner;
 
 #define GIVE_UP(sc, why) do { (sc)->reason = (why); (sc)->reason_line = (sc)->line; return -1; } while (0)
+
+/* Raw extents: in a document whose elements are all written plainly (start tags "<name>", end tags "</name>", no
+ * character or entity reference, no CR, no comment inside the root), a subtree's bytes map one to one onto its
+ * canonical form (tags to markers, text as it is), so two subtrees are equal bytes exactly when their canonical forms
+ * are: the document itself serves, and nothing is copied. At the first thing that is not plain the pass stops and
+ * runs again writing the canonical form. */
+#define NOT_PLAIN(sc) do { if ((sc)->raw) { (sc)->restart = 1; (sc)->reason = "not plain"; return -1; } } while (0)
 
 static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -397,6 +407,7 @@ static int scan_text(Scanner *sc, Buf *out, int space_only) {
         if (c == '&') {
             if (space_only) GIVE_UP(sc, "text outside the report");
             sc->p = p;
+            NOT_PLAIN(sc);
             if (scan_reference(sc, out) < 0) return -1;
             p = sc->p;
             continue;
@@ -404,6 +415,7 @@ static int scan_text(Scanner *sc, Buf *out, int space_only) {
         if (space_only && !is_space(c)) { sc->p = p; GIVE_UP(sc, "text outside the report"); }
         if (c == ']' && end - p >= 3 && p[1] == ']' && p[2] == '>') { sc->p = p; GIVE_UP(sc, "']]>' in text"); }
         if (c == '\r') {
+            if (sc->depth > 0) { sc->p = p; NOT_PLAIN(sc); }
             sc->line++;
             if (out != NULL && buf_put(out, "\n", 1) < 0) return -1;
             p += (end - p >= 2 && p[1] == '\n') ? 2 : 1;
@@ -561,6 +573,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     while (p < end && is_name_char(*p)) p++;
     Py_ssize_t len = p - name;
     if (len == 0 || len > MAX_NAME) GIVE_UP(sc, "element name");
+    if (p < end && is_space(*p)) NOT_PLAIN(sc);
     while (p < end && is_space(*p)) {
         if (*p == '\n' || *p == '\r') GIVE_UP(sc, "a start tag over several lines"); /* its line is ambiguous */
         p++;
@@ -569,6 +582,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     *self_closing = 0;
     if (*p == '/') {
         if (end - p < 2 || p[1] != '>') GIVE_UP(sc, "unterminated tag");
+        NOT_PLAIN(sc);
         *self_closing = 1;
         p += 2;
     } else if (*p == '>') {
@@ -613,7 +627,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
     int32_t gid = f == NULL ? -1 : f->gid;
     /* canonical form: \x01 name \x02, the decoded text and the children, \x03 (no XML character is one of these) */
-    if (sc->extents) {
+    if (sc->extents && !sc->raw) {
         if (buf_reserve(&sc->canon, (size_t)len + 2) < 0) return -1;
         char *c = sc->canon.data + sc->canon.len;
         c[0] = '\x01';
@@ -630,7 +644,8 @@ static int open_element(Scanner *sc, int *self_closing) {
             return -1;
         if (sc->extents && (buf_i32(&sc->e_end, 0) < 0 || buf_i32(&sc->e_vstart, sc->n_values) < 0 ||
                             buf_i32(&sc->e_vend, 0) < 0 ||
-                            buf_i64(&sc->e_cstart, (int64_t)(sc->canon.len - (size_t)len - 2)) < 0 ||
+                            buf_i64(&sc->e_cstart, sc->raw ? (int64_t)(name - 1 - sc->base)
+                                                           : (int64_t)(sc->canon.len - (size_t)len - 2)) < 0 ||
                             buf_i64(&sc->e_cend, 0) < 0))
             return -1;
     } else {
@@ -647,14 +662,14 @@ static int open_element(Scanner *sc, int *self_closing) {
 
 static int close_element(Scanner *sc) {
     Frame *fr = &sc->stack[sc->depth - 1];
-    if (sc->extents && buf_put(&sc->canon, "\x03", 1) < 0) return -1;
+    if (sc->extents && !sc->raw && buf_put(&sc->canon, "\x03", 1) < 0) return -1;
     if (fr->type < 0) {
         if (record_value_end(sc, fr->text_start) < 0) return -1;
     } else {
         if (sc->extents) { /* the subtree's extents, in the slots reserved when the element opened */
             ((int32_t *)sc->e_end.data)[fr->inst] = sc->n_elements;
             ((int32_t *)sc->e_vend.data)[fr->inst] = sc->n_values;
-            ((int64_t *)sc->e_cend.data)[fr->inst] = (int64_t)sc->canon.len;
+            ((int64_t *)sc->e_cend.data)[fr->inst] = sc->raw ? (int64_t)(sc->p - sc->base) : (int64_t)sc->canon.len;
         }
         const Type *ty = &sc->s->types[fr->type];
         for (int i = 0; i < ty->nrequired; i++)
@@ -676,6 +691,7 @@ static int end_tag(Scanner *sc) {
     const unsigned char *p = sc->p + 2, *end = sc->end;
     if (end - p < fr->name_len || memcmp(p, fr->name, (size_t)fr->name_len) != 0) GIVE_UP(sc, "mismatched end tag");
     p += fr->name_len;
+    if (p < end && is_space(*p)) NOT_PLAIN(sc);
     while (p < end && is_space(*p)) {
         if (*p == '\n') sc->line++;
         p++;
@@ -698,10 +714,10 @@ static int scan_document(Scanner *sc) {
             size_t before = sc->text.len;
             if (scan_text(sc, &sc->text, 0) < 0) return -1;
             if (sc->text.len - before > MAX_VALUE_BYTES) GIVE_UP(sc, "value too long");
-            if (sc->extents && sc->text.len > before &&  /* unstripped: lxml serialises the text as it is */
+            if (sc->extents && !sc->raw && sc->text.len > before && /* unstripped: lxml serialises it as it is */
                 buf_put(&sc->canon, sc->text.data + before, sc->text.len - before) < 0)
                 return -1;
-        } else if (scan_text(sc, sc->extents ? &sc->canon : NULL, 0) < 0) {
+        } else if (scan_text(sc, sc->extents && !sc->raw ? &sc->canon : NULL, 0) < 0) {
             return -1;
         }
         if (sc->p >= sc->end) GIVE_UP(sc, "unexpected end of file");
@@ -710,6 +726,7 @@ static int scan_document(Scanner *sc) {
             if (end_tag(sc) < 0) return -1;
         } else if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
             if (top->type < 0) GIVE_UP(sc, "comment inside a value");
+            NOT_PLAIN(sc);
             if (scan_comment(sc) < 0) return -1;
         } else if (end - p >= 2 && is_name_char(p[1]) && p[1] != '-' && p[1] != '.' && !(p[1] >= '0' && p[1] <= '9')) {
             if (open_element(sc, &self_closing) < 0) return -1;
@@ -728,53 +745,69 @@ static void scanner_free(Scanner *sc) {
                    &sc->e_vstart, &sc->e_vend,   &sc->e_cstart,  &sc->e_cend, &sc->v_field,
                    &sc->v_owner,  &sc->v_line,   &sc->v_offsets, &sc->text,   &sc->canon};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_RawFree(bufs[i]->data);
-    PyMem_Free(sc->counts_pool);
+    PyMem_RawFree(sc->counts_pool);
 }
 
 static PyObject *as_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
 
-/* scan(schema, data, extents=False)
+/* One run of the pass over `data` (the scanner zeroed); 0, or -1 with `reason` (NULL: out of memory). */
+static int run_scan(Scanner *sc, const Schema *s, const unsigned char *data, Py_ssize_t size, int extents, int raw) {
+    memset(sc, 0, sizeof *sc);
+    sc->s = s;
+    sc->base = sc->p = data;
+    sc->end = data + size;
+    sc->line = 1;
+    sc->extents = extents;
+    sc->raw = raw;
+    for (int t = 0; t < s->ntypes; t++)
+        if (s->types[t].nfields > sc->max_fields) sc->max_fields = s->types[t].nfields;
+    sc->counts_pool = PyMem_RawCalloc((size_t)MAX_DEPTH * (size_t)(sc->max_fields ? sc->max_fields : 1), sizeof(int));
+    if (sc->counts_pool == NULL) return -1;
+    return buf_i64(&sc->v_offsets, 0) < 0 ? -1 : scan_document(sc);
+}
+
+/* scan(schema, data, extents=0)
  *   -> (True, v5, e_type, e_parent, e_field, e_line, v_field, v_owner, v_line, v_offsets, text,
- *       e_end, e_vstart, e_vend, e_cstart, e_cend, canon)     (the last six empty unless extents)
+ *       e_end, e_vstart, e_vend, e_cstart, e_cend, canon, raw)     (e_end..canon empty unless extents)
  *    | (False, reason, line)
  * e_end: the index after an element's last descendant; e_vstart/e_vend: the values of its subtree; e_cstart/e_cend:
  * its subtree in `canon`, where two subtrees are equal bytes exactly when lxml serialises them equally (names, text
- * decoded and line ends normalised, whitespace between elements included, comments left out). */
+ * decoded and line ends normalised, whitespace between elements included, comments left out).
+ * extents: 0 none (validate); 1 the canonical form written out; 2 the same, except that a plain document (see
+ * NOT_PLAIN) is its own canonical form: then `raw` is true, `canon` is empty and e_cstart/e_cend are offsets in
+ * `data`. */
 static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *capsule;
     Py_buffer view;
     int extents = 0;
-    if (!PyArg_ParseTuple(args, "Oy*|p", &capsule, &view, &extents)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oy*|i", &capsule, &view, &extents)) return NULL;
     Schema *s = PyCapsule_GetPointer(capsule, "finintel.goaml.schema");
     if (s == NULL) { PyBuffer_Release(&view); return NULL; }
-    Scanner sc;
-    memset(&sc, 0, sizeof sc);
-    sc.s = s;
-    sc.p = view.buf;
-    sc.end = sc.p + view.len;
-    sc.line = 1;
-    sc.extents = extents;
-    for (int t = 0; t < s->ntypes; t++)
-        if (s->types[t].nfields > sc.max_fields) sc.max_fields = s->types[t].nfields;
-    int rc;
-    sc.counts_pool = PyMem_Calloc((size_t)MAX_DEPTH * (size_t)(sc.max_fields ? sc.max_fields : 1), sizeof(int));
-    if (sc.counts_pool == NULL) {
-        rc = -1;
-    } else {
-        Py_BEGIN_ALLOW_THREADS
-        rc = buf_i64(&sc.v_offsets, 0) < 0 ? -1 : scan_document(&sc);
-        Py_END_ALLOW_THREADS
+    if (extents < 0 || extents > 2) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "extents is 0, 1 or 2");
+        return NULL;
     }
+    Scanner sc;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = run_scan(&sc, s, view.buf, view.len, extents > 0, extents == 2);
+    if (rc < 0 && sc.restart) { /* not plain: the canonical form written out */
+        scanner_free(&sc);
+        rc = run_scan(&sc, s, view.buf, view.len, 1, 0);
+    }
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     PyObject *result;
     if (rc < 0) {
         result = sc.reason == NULL ? PyErr_NoMemory() : Py_BuildValue("(Osi)", Py_False, sc.reason, (int)sc.reason_line);
     } else {
-        result = Py_BuildValue("(OiNNNNNNNNNNNNNNN)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
+        result = Py_BuildValue("(OiNNNNNNNNNNNNNNNO)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
                                as_bytes(&sc.e_field), as_bytes(&sc.e_line), as_bytes(&sc.v_field),
                                as_bytes(&sc.v_owner), as_bytes(&sc.v_line), as_bytes(&sc.v_offsets),
                                as_bytes(&sc.text), as_bytes(&sc.e_end), as_bytes(&sc.e_vstart), as_bytes(&sc.e_vend),
-                               as_bytes(&sc.e_cstart), as_bytes(&sc.e_cend), as_bytes(&sc.canon));
+                               as_bytes(&sc.e_cstart), as_bytes(&sc.e_cend), as_bytes(&sc.canon),
+                               sc.raw ? Py_True : Py_False);
     }
     scanner_free(&sc);
     return result;
@@ -980,7 +1013,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
-    {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=False) -> columns, or (False, reason, line)"},
+    {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=0) -> columns, or (False, reason, line)"},
     {"first_same", py_first_same, METH_VARARGS, "first_same(canon, key, start, end) -> int64 bytes"},
     {"group_values", py_group_values, METH_VARARGS, "group_values(v_owner, n) -> (start, order)"},
     {"first_values", py_first_values, METH_VARARGS,

@@ -189,7 +189,8 @@ def certify(path: Path, profile: Profile | None = None, *, now: dt.datetime | No
 class Columns:
     """The compiled pass's output (``_scan.scan``), named. Elements: type index, parent element, field id, line;
     values: field id, owner element, line; with ``extents``, per element the index after its subtree, its values'
-    range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes)."""
+    range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes; for a plainly
+    written document, the document itself: see ``NOT_PLAIN`` in _scan.c)."""
 
     v5: bool
     e_type: np.ndarray
@@ -209,7 +210,7 @@ class Columns:
     canon: bytes
 
     @classmethod
-    def of(cls, result: tuple[Any, ...]) -> Columns:
+    def of(cls, result: tuple[Any, ...], data: bytes) -> Columns:
         def i32(i: int) -> np.ndarray:
             return np.frombuffer(result[i], dtype="<i4")
 
@@ -232,7 +233,7 @@ class Columns:
             e_vend=i32(13),
             e_cstart=i64(14),
             e_cend=i64(15),
-            canon=result[16],
+            canon=data if result[17] else result[16],
         )
 
 
@@ -240,10 +241,10 @@ def scan(data: bytes, compiled: Compiled, *, extents: bool) -> Columns | None:
     """The compiled pass over one file's bytes: its columns, or ``None`` when it gives up (the walk decides)."""
     assert _scan is not None
     try:
-        result = _scan.scan(compiled.capsule, data, extents)
+        result = _scan.scan(compiled.capsule, data, 2 if extents else 0)
     except ValueError:
         return None
-    return Columns.of(result) if result[0] else None
+    return Columns.of(result, data) if result[0] else None
 
 
 def first_same(canon: bytes, key: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
