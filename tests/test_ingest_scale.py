@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -42,6 +43,27 @@ def test_parallel_ingest_keeps_input_order_for_duplicates(monkeypatch: pytest.Mo
     result = ingest([first, second], now=NOW, jobs=2)
     assert result.counts.to_dict()["transactions"] == {"read": 4, "stored": 2, "rejected": 2}
     assert set(result.store.tables["rejects"]["file"]) == {str(second)}
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_files_sent_to_the_workers_are_read_ahead(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every goAML file sent to a worker is first handed to the kernel's readahead (so the disk works while earlier
+    batches are read); a file that cannot be opened is left to the reader, which reports it."""
+    advised: list[tuple[str, int]] = []
+    real = os.posix_fadvise
+
+    def record(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", record)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    gone = tmp_path / "gone.xml"
+    result = ingest([SYNTH_GOAML, gone], now=NOW, jobs=2)
+    expected = sorted(str(p.resolve()) for p in SYNTH_GOAML.glob("*.xml"))
+    assert sorted(path for path, advice in advised if advice == os.POSIX_FADV_WILLNEED) == expected
+    assert result.counts.reconciles()
+    ingest_module._prefetch([gone, tmp_path])  # nothing to open, nothing raised
 
 
 def _units(paths: list[Path], memo: SubtreeMemo | None) -> tuple[list, list]:

@@ -1187,6 +1187,27 @@ def _total_bytes(items: list[Input]) -> int:
     return total
 
 
+def _prefetch(paths: Iterable[Path]) -> None:
+    """Ask the kernel to start reading these files into the page cache (asynchronous readahead), so that the worker
+    that reads them later does not wait for the disk: reading from disk overlaps with the work on earlier batches.
+    Nothing happens where ``posix_fadvise`` is not available or a file cannot be opened (that is reported when the
+    file is read)."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:  # pragma: no cover - not on Linux
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:  # pragma: no cover - an advice the file system does not take
+            pass
+        finally:
+            os.close(fd)
+
+
 def _ingest_batches(
     ingestor: Ingestor,
     inputs: list[Input],
@@ -1212,6 +1233,7 @@ def _ingest_batches(
         if pool is None:
             pending.append(read_goaml_files(batch, ingestor.profile, now=ingestor.now, memo=ingestor._memo))
         else:
+            _prefetch(path for path, _ in batch)  # read from disk while the batches before it are worked on
             pending.append(pool.submit(_read_in_worker, ingestor.run_id, batch, ingestor.profile, ingestor.now))
         batch, size = [], 0
         while len(pending) > ahead:
