@@ -876,26 +876,28 @@ class Ingestor:
         # polars releases the GIL: independent steps run side by side (the two resolutions, then the merges and
         # the mirror links), so the single-threaded stretches of one overlap with the other's
         with ThreadPoolExecutor(2) as pool:
-            accounts_job = pool.submit(_resolved, buf.frame("account_mentions"), "account_id")
+            # the accounts are resolved, and the transactions' account columns given their entity ids, on one thread
+            # while the parties are resolved on this one (the shorter of the two; both build one hash table of ids)
+            aliases = pl.DataFrame(
+                {"mention": list(buf.alias), "first": list(buf.alias.values())},
+                schema={"mention": pl.String, "first": pl.String},
+            )
+            accounts_job = pool.submit(
+                _resolve_accounts,
+                buf.frame("account_mentions"),
+                aliases,
+                buf.frame("transactions"),
+                buf.frame("relations"),
+            )
             party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id")
-            account_mentions, accounts_res = accounts_job.result()
-            # mention id -> entity id, as two Series built once (a dict is converted again for every column replaced)
-            old_ids = pl.concat([party_mentions["mention_id"], account_mentions["mention_id"]])
-            new_ids = pl.concat([party_mentions["party_id"], account_mentions["account_id"]])
-            if buf.alias:  # repeated mentions resolve like the first one
-                aliases = pl.DataFrame(
-                    {"mention": list(buf.alias), "first": list(buf.alias.values())},
-                    schema={"mention": pl.String, "first": pl.String},
-                ).join(pl.DataFrame({"first": old_ids, "entity": new_ids}), on="first", how="inner")
-                old_ids = pl.concat([old_ids, aliases["mention"]])
-                new_ids = pl.concat([new_ids, aliases["entity"]])
-            transactions = buf.frame("transactions")
-            relations = buf.frame("relations")
-            if old_ids.len():  # (tabular inputs have no mentions: their ids are the entities' already)
+            party_old, party_new = _id_map(party_mentions, "party_id", aliases)
+            account_mentions, accounts_res, transactions, relations = accounts_job.result()
+            del aliases
+            if party_old.len():  # a relation's source is a party, its target a party or an account
                 transactions, relations = _replace_ids(
-                    [(transactions, _TX_REF_COLUMNS), (relations, ("source_id", "target_id"))], old_ids, new_ids
+                    [(transactions, _TX_PARTY_COLUMNS), (relations, ("source_id", "target_id"))], party_old, party_new
                 )
-            del old_ids, new_ids
+            del party_old, party_new
             for extra in self._tabular:
                 if "transactions" in extra:
                     transactions = _appended(transactions, conform("transactions", extra["transactions"]))
@@ -960,6 +962,20 @@ class Ingestor:
 
 
 _RESOLVERS = {"party_id": resolve_party_frame, "account_id": resolve_account_frame}
+_TX_ACCOUNT_COLUMNS = ("from_account_id", "to_account_id")
+_TX_PARTY_COLUMNS = ("from_party_id", "to_party_id", "conductor_party_id")
+assert set(_TX_ACCOUNT_COLUMNS + _TX_PARTY_COLUMNS) == set(_TX_REF_COLUMNS)
+
+
+def _id_map(mentions: pl.DataFrame, id_col: str, aliases: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Mention id -> entity id for resolved ``mentions``, as two Series (a dict is converted again for every column
+    replaced); repeated mentions (``aliases``: mention, first) resolve like the first one. (Tabular inputs have no
+    mentions: their ids are the entities' already.)"""
+    old, new = mentions["mention_id"], mentions[id_col]
+    if aliases.height:
+        aliased = aliases.join(pl.DataFrame({"first": old, "entity": new}), on="first", how="inner")
+        old, new = pl.concat([old, aliased["mention"]]), pl.concat([new, aliased["entity"]])
+    return old, new
 
 
 def _resolved(mentions: pl.DataFrame, id_col: str) -> tuple[pl.DataFrame, FrameResolution]:
@@ -988,6 +1004,22 @@ def _replace_ids(
         out[i] = out[i].with_columns(replaced.slice(at, n).alias(c))
         at += n
     return out
+
+
+def _resolve_accounts(
+    mentions: pl.DataFrame, aliases: pl.DataFrame, transactions: pl.DataFrame, relations: pl.DataFrame
+) -> tuple[pl.DataFrame, FrameResolution, pl.DataFrame, pl.DataFrame]:
+    """The account mentions resolved, and the transactions' account columns and the relations' targets with account
+    mention ids replaced by account ids. (A relation target that is a party keeps its mention id: mention ids,
+    ``m<file>.<n>``, are never entity ids, ``acc_``/``per_``/``org_`` and a hash, so the party ids replaced afterwards
+    cannot meet an account id.)"""
+    resolved, res = _resolved(mentions, "account_id")
+    old, new = _id_map(resolved, "account_id", aliases)
+    if old.len():
+        transactions, relations = _replace_ids(
+            [(transactions, _TX_ACCOUNT_COLUMNS), (relations, ("target_id",))], old, new
+        )
+    return resolved, res, transactions, relations
 
 
 _FROM_STORE = "_from_store"
