@@ -637,6 +637,11 @@ def test_first_same_is_the_first_equal_subtree(entries: list[tuple[int, bytes]])
     seen: dict[tuple[int, bytes], int] = {}
     expected = [seen.setdefault(entry, i) for i, entry in enumerate(entries)]
     assert fast.first_same(canon, keys, starts, ends).tolist() == expected
+    # the same entries, each in a buffer of its own (a batch's files are not joined)
+    alone = tuple(text for _, text in entries)
+    sizes = np.array([len(text) for text in alone], dtype=np.int64)
+    whose = np.arange(len(alone), dtype=np.int64)
+    assert fast.first_same(alone, keys, np.zeros_like(sizes), sizes, which=whose).tolist() == expected
 
 
 def test_first_same_refuses_extents_outside_the_bytes() -> None:
@@ -647,6 +652,10 @@ def test_first_same_refuses_extents_outside_the_bytes() -> None:
         fast.first_same(b"abc", one, np.array([2], dtype=np.int64), np.array([1], dtype=np.int64))
     with pytest.raises(ValueError):
         fast.first_same(b"abc", np.zeros(2, dtype=np.int64), one, one)
+    with pytest.raises(ValueError):  # an extent in a buffer that is not there
+        fast.first_same((b"abc",), one, one, one, which=np.ones(1, dtype=np.int64))
+    with pytest.raises(ValueError):  # within the first buffer's size, not the second's
+        fast.first_same((b"abc", b"a"), one, one, np.array([2], dtype=np.int64), which=np.ones(1, dtype=np.int64))
 
 
 @given(

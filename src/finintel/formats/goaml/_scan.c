@@ -834,29 +834,52 @@ static uint64_t bytes_hash(const unsigned char *p, Py_ssize_t n) {
 #endif
 }
 
-/* first_same(canon, key, start, end) -> int64 bytes: per entry i, the first entry j <= i with key[j] == key[i] and
- * canon[start[j]:end[j]] == canon[start[i]:end[i]] (the walk's subtree memo: equal bytes, not equal hashes). */
+/* first_same(canons, which, key, start, end) -> int64 bytes: per entry i, the first entry j <= i with
+ * key[j] == key[i] and equal subtrees canons[which[j]][start[j]:end[j]] == canons[which[i]][start[i]:end[i]] (the
+ * walk's subtree memo: equal bytes, not equal hashes). `canons` is a tuple of bytes (one per file of a batch: they
+ * are not joined), `which` says whose bytes an entry's extent is in. */
 static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer canon, key, start, end;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &canon, &key, &start, &end)) return NULL;
+    PyObject *canons;
+    Py_buffer which, key, start, end;
+    if (!PyArg_ParseTuple(args, "O!y*y*y*y*", &PyTuple_Type, &canons, &which, &key, &start, &end)) return NULL;
     PyObject *result = NULL;
     int64_t *table = NULL;
     int64_t *out = NULL;
     uint64_t *hashes = NULL;
+    const unsigned char **base = NULL;
+    Py_ssize_t nb = PyTuple_GET_SIZE(canons);
     Py_ssize_t n = items_of(&key, 8);
     if (n < 0) goto done;
-    if (items_of(&start, 8) != n || items_of(&end, 8) != n) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "key, start and end differ in length");
+    if (items_of(&start, 8) != n || items_of(&end, 8) != n || items_of(&which, 8) != n) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "which, key, start and end differ in length");
         goto done;
     }
-    const int64_t *k = key.buf, *s = start.buf, *e = end.buf;
-    const unsigned char *c = canon.buf;
+    base = PyMem_Malloc((nb ? (size_t)nb : 1) * sizeof *base);
+    Py_ssize_t *size = PyMem_Malloc((nb ? (size_t)nb : 1) * sizeof *size);
+    if (base == NULL || size == NULL) {
+        PyMem_Free(size);
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        PyObject *item = PyTuple_GET_ITEM(canons, b);
+        if (!PyBytes_Check(item)) {
+            PyMem_Free(size);
+            PyErr_SetString(PyExc_TypeError, "canons must be bytes");
+            goto done;
+        }
+        base[b] = (const unsigned char *)PyBytes_AS_STRING(item);
+        size[b] = PyBytes_GET_SIZE(item);
+    }
+    const int64_t *w = which.buf, *k = key.buf, *s = start.buf, *e = end.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (s[i] < 0 || e[i] < s[i] || e[i] > canon.len) {
+        if (w[i] < 0 || w[i] >= nb || s[i] < 0 || e[i] < s[i] || e[i] > size[w[i]]) {
+            PyMem_Free(size);
             PyErr_SetString(PyExc_ValueError, "subtree extent out of range");
             goto done;
         }
     }
+    PyMem_Free(size);
     size_t cap = 16;
     while (cap < (size_t)n * 2) cap <<= 1;
     table = PyMem_Malloc(cap * sizeof *table);
@@ -867,7 +890,7 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) /* with the GIL: CPython's hash may initialise its key */
-        hashes[i] = bytes_hash(c + s[i], (Py_ssize_t)(e[i] - s[i])) ^ ((uint64_t)k[i] * 0x9E3779B97F4A7C15ULL);
+        hashes[i] = bytes_hash(base[w[i]] + s[i], (Py_ssize_t)(e[i] - s[i])) ^ ((uint64_t)k[i] * 0x9E3779B97F4A7C15ULL);
     Py_BEGIN_ALLOW_THREADS
     memset(table, 0xff, cap * sizeof *table); /* -1: empty */
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -881,7 +904,8 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
                 out[i] = i;
                 break;
             }
-            if (hashes[j] == h && k[j] == k[i] && e[j] - s[j] == len && memcmp(c + s[j], c + s[i], (size_t)len) == 0) {
+            if (hashes[j] == h && k[j] == k[i] && e[j] - s[j] == len &&
+                memcmp(base[w[j]] + s[j], base[w[i]] + s[i], (size_t)len) == 0) {
                 out[i] = j;
                 break;
             }
@@ -891,10 +915,11 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_END_ALLOW_THREADS
     result = PyBytes_FromStringAndSize((const char *)out, n * (Py_ssize_t)sizeof *out);
 done:
+    PyMem_Free(base);
     PyMem_Free(table);
     PyMem_Free(out);
     PyMem_Free(hashes);
-    PyBuffer_Release(&canon);
+    PyBuffer_Release(&which);
     PyBuffer_Release(&key);
     PyBuffer_Release(&start);
     PyBuffer_Release(&end);
@@ -1014,7 +1039,7 @@ done:
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
     {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=0) -> columns, or (False, reason, line)"},
-    {"first_same", py_first_same, METH_VARARGS, "first_same(canon, key, start, end) -> int64 bytes"},
+    {"first_same", py_first_same, METH_VARARGS, "first_same(canons, which, key, start, end) -> int64 bytes"},
     {"group_values", py_group_values, METH_VARARGS, "group_values(v_owner, n) -> (start, order)"},
     {"first_values", py_first_values, METH_VARARGS,
      "first_values(start, order, field, elements, gids, null) -> int64 bytes"},

@@ -295,7 +295,8 @@ class _FrameReader:
         walk's memo key: a repeated subtree is the first one's dict, with its line and path)."""
         cols = self.cols
         key = self.e_file[elements].astype(np.int64) * len(self.c.type_names) + self.e_type[elements]
-        first: np.ndarray = elements[fast.first_same(cols.canon, key, cols.e_cstart[elements], cols.e_cend[elements])]
+        extents = cols.e_cstart[elements], cols.e_cend[elements]
+        first: np.ndarray = elements[fast.first_same(self.batch.canons, key, *extents, which=self.e_file[elements])]
         return first
 
     def built_once(self, elements: np.ndarray, up: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -190,7 +190,8 @@ class Columns:
     """The compiled pass's output (``_scan.scan``), named. Elements: type index, parent element, field id, line;
     values: field id, owner element, line; with ``extents``, per element the index after its subtree, its values'
     range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes; for a plainly
-    written document, the document itself: see ``NOT_PLAIN`` in _scan.c)."""
+    written document, the document itself: see ``NOT_PLAIN`` in _scan.c). A batch's columns keep each file's
+    ranges in its own canonical form (``Batch.canons``) and leave ``canon`` empty."""
 
     v5: bool
     e_type: np.ndarray
@@ -247,11 +248,20 @@ def scan(data: bytes, compiled: Compiled, *, extents: bool) -> Columns | None:
     return Columns.of(result, data) if result[0] else None
 
 
-def first_same(canon: bytes, key: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def first_same(
+    canon: bytes | tuple[bytes, ...],
+    key: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    which: np.ndarray | None = None,
+) -> np.ndarray:
     """Per entry i: the first entry j <= i with the same ``key`` and the same bytes ``canon[start:end]`` (compared in
-    full; one hash table in C instead of a Python dict of byte slices)."""
+    full; one hash table in C instead of a Python dict of byte slices). ``canon`` may be several buffers (a batch's
+    files, not joined): ``which`` says whose bytes each entry's extent is in."""
     assert _scan is not None
-    out = _scan.first_same(canon, _i64(key), _i64(start), _i64(end))
+    canons = canon if isinstance(canon, tuple) else (canon,)
+    whose = np.zeros(len(key), dtype=np.int64) if which is None else _i64(which)
+    out = _scan.first_same(canons, whose, _i64(key), _i64(start), _i64(end))
     return np.frombuffer(out, dtype=np.int64)
 
 
@@ -302,6 +312,7 @@ class Batch:
     v_start: np.ndarray  # per file: its first value; one more entry: the number of values
     e_file: np.ndarray  # per element: its file
     v_file: np.ndarray  # per value: its file
+    canons: tuple[bytes, ...]  # per file: its canonical form (columns.e_cstart/e_cend are offsets in its file's)
 
     @property
     def files(self) -> int:
@@ -312,7 +323,6 @@ class Batch:
         ne = np.array([0, *(len(p.e_type) for p in parts)], dtype=np.int64).cumsum()
         nv = np.array([0, *(len(p.v_field) for p in parts)], dtype=np.int64).cumsum()
         nt = np.array([0, *(len(p.text) for p in parts)], dtype=np.int64).cumsum()
-        nc = np.array([0, *(len(p.canon) for p in parts)], dtype=np.int64).cumsum()
 
         def cat(name: str, shift: np.ndarray | None = None, keep_negative: bool = False) -> np.ndarray:
             arrays = [getattr(p, name) for p in parts]
@@ -342,9 +352,9 @@ class Batch:
             e_end=cat("e_end", ne),
             e_vstart=cat("e_vstart", nv),
             e_vend=cat("e_vend", nv),
-            e_cstart=cat("e_cstart", nc),
-            e_cend=cat("e_cend", nc),
-            canon=b"".join(p.canon for p in parts),
+            e_cstart=cat("e_cstart"),  # in each file's own canonical form (Batch.canons): not joined
+            e_cend=cat("e_cend"),
+            canon=b"",
         )
         values = _Values(columns.v_field, columns.v_owner, columns.v_offsets, columns.text, len(compiled.name))
         return cls(
@@ -356,6 +366,7 @@ class Batch:
             nv,
             np.repeat(np.arange(len(parts)), np.diff(ne)),
             np.repeat(np.arange(len(parts)), np.diff(nv)),
+            tuple(p.canon for p in parts),
         )
 
 
