@@ -876,8 +876,8 @@ class Ingestor:
         # polars releases the GIL: independent steps run side by side (the two resolutions, then the merges and
         # the mirror links), so the single-threaded stretches of one overlap with the other's
         with ThreadPoolExecutor(2) as pool:
-            # the accounts are resolved, and the transactions' account columns given their entity ids, on one thread
-            # while the parties are resolved on this one (the shorter of the two; both build one hash table of ids)
+            # the accounts are resolved and their mention ids replaced (each kind through one hash table of its own
+            # mention ids) on the pool's thread while the parties, the longer resolution, are resolved on this one
             aliases = pl.DataFrame(
                 {"mention": list(buf.alias), "first": list(buf.alias.values())},
                 schema={"mention": pl.String, "first": pl.String},
