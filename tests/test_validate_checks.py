@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import FROM_ACCOUNT, NOW, TO_ACCOUNT, report, transaction
 from finintel.codes import load_profile
 from finintel.problems import CATALOGUE
 from finintel.validate import validate_goaml
+from finintel.values import iban_is_valid
 
 PERSON_TO = """
     <t_to>
@@ -215,3 +218,23 @@ def test_templates_do_not_shadow_location_arguments() -> None:
         fields = {name for _, name, _, _ in string.Formatter().parse(ptype.template) if name}
         fields = {f.split("!")[0] for f in fields}
         assert not fields & reserved, (ptype.code, fields & reserved)
+
+
+IBAN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@given(
+    st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2),
+    st.text("0123456789", min_size=2, max_size=2),
+    st.text(IBAN_CHARS, min_size=11, max_size=30),
+)
+def test_iban_check_is_iso_13616_mod_97(country: str, check: str, bban: str) -> None:
+    """The IBAN check (FI-V009, and whether an account number is an IBAN) against the standard's own recipe: the
+    first four characters moved to the end, letters as 10..35, the number mod 97 is 1; with a check digit that
+    makes it so, always valid."""
+    iban = country + check + bban
+    rearranged = iban[4:] + iban[:4]
+    assert iban_is_valid(iban) == (int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1)
+    fixed = 98 - int("".join(str(int(ch, 36)) for ch in bban + country + "00")) % 97
+    assert iban_is_valid(f"{country}{fixed:02d}{bban}")
+    assert iban_is_valid(f"{country.lower()}{fixed:02d} {bban}")  # case and spaces do not matter
