@@ -847,6 +847,7 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t *out = NULL;
     uint64_t *hashes = NULL;
     const unsigned char **base = NULL;
+    Py_ssize_t *size = NULL;
     Py_ssize_t nb = PyTuple_GET_SIZE(canons);
     Py_ssize_t n = items_of(&key, 8);
     if (n < 0) goto done;
@@ -855,16 +856,14 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
         goto done;
     }
     base = PyMem_Malloc((nb ? (size_t)nb : 1) * sizeof *base);
-    Py_ssize_t *size = PyMem_Malloc((nb ? (size_t)nb : 1) * sizeof *size);
+    size = PyMem_Malloc((nb ? (size_t)nb : 1) * sizeof *size);
     if (base == NULL || size == NULL) {
-        PyMem_Free(size);
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t b = 0; b < nb; b++) {
         PyObject *item = PyTuple_GET_ITEM(canons, b);
         if (!PyBytes_Check(item)) {
-            PyMem_Free(size);
             PyErr_SetString(PyExc_TypeError, "canons must be bytes");
             goto done;
         }
@@ -874,12 +873,10 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
     const int64_t *w = which.buf, *k = key.buf, *s = start.buf, *e = end.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (w[i] < 0 || w[i] >= nb || s[i] < 0 || e[i] < s[i] || e[i] > size[w[i]]) {
-            PyMem_Free(size);
             PyErr_SetString(PyExc_ValueError, "subtree extent out of range");
             goto done;
         }
     }
-    PyMem_Free(size);
     size_t cap = 16;
     while (cap < (size_t)n * 2) cap <<= 1;
     table = PyMem_Malloc(cap * sizeof *table);
@@ -916,6 +913,7 @@ static PyObject *py_first_same(PyObject *Py_UNUSED(self), PyObject *args) {
     result = PyBytes_FromStringAndSize((const char *)out, n * (Py_ssize_t)sizeof *out);
 done:
     PyMem_Free(base);
+    PyMem_Free(size);
     PyMem_Free(table);
     PyMem_Free(out);
     PyMem_Free(hashes);
