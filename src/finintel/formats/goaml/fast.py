@@ -537,13 +537,11 @@ class _ValueChecks:
     """What the value checks found: the values that fail, and the parsed dates (value indices, datetimes)."""
 
     bad: np.ndarray
-    dates: tuple[np.ndarray, pl.Series] | None
+    dates: tuple[np.ndarray, pl.Series]  # the batch's (fast._Values.dates)
     gid: np.ndarray
 
     def dates_of(self, g: int) -> tuple[np.ndarray, pl.Series] | None:
-        """(value indices, datetimes) of field ``g``'s valid dates."""
-        if self.dates is None:
-            return None
+        """(value indices, datetimes) of field ``g``'s valid dates, or ``None`` when it has none."""
         at, parsed = self.dates
         mask = (self.gid[at] == g) & parsed.is_not_null().to_numpy()
         return (at[mask], parsed.filter(pl.Series(mask))) if mask.any() else None
@@ -586,15 +584,13 @@ def _check_values(c: Compiled, values: _Values, profile: Profile, future_limit: 
             hit = pairs.join(no, on=["gid", "value"], how="left", maintain_order="left")["no"].fill_null(False)
             bad[enum_at[hit.to_numpy()]] = True
 
-    dates = None
     when_at, parsed = values.dates(c.kind_code)
     if len(when_at):
         wrong = (
             parsed.is_null() | (parsed > future_limit).fill_null(False) | (parsed < MIN_DATE).fill_null(False)
         ).to_numpy()
         bad[when_at[wrong]] = True  # FI-S004 / FI-V004 / FI-V005
-        dates = (when_at, parsed)
-    return _ValueChecks(bad, dates, values.gid)
+    return _ValueChecks(bad, (when_at, parsed), values.gid)
 
 
 def _enum_ok(kind: str, value: str, profile: Profile) -> bool:
