@@ -621,6 +621,25 @@ def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[P
     assert taken[files.index(persons)] is not None
 
 
+def test_the_typed_value_sources_are_one_chunk(synth_goaml: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row of a batch is gathered from these columns; polars gathers from a column of several chunks (the
+    values and the null appended for "no value") several times slower, so each is built as one chunk."""
+    built: list[tuple[str, int]] = []
+    real = colread._FrameReader.source
+
+    def source(self: colread._FrameReader, kind: str) -> pl.Series:
+        out = real(self, kind)
+        built.append((kind, out.n_chunks()))
+        return out
+
+    monkeypatch.setattr(colread._FrameReader, "source", source)
+    profile = codes.default_profile()
+    taken = colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in synth_goaml[:8]])
+    assert any(r is not None for r in taken)
+    assert {kind for kind, _ in built} >= {"text", "datetime", "decimal"}
+    assert all(chunks == 1 for _, chunks in built), built
+
+
 # -- the C helpers of the column reader, against plain Python ------------------------------------------------------
 
 
