@@ -66,6 +66,48 @@ def test_files_sent_to_the_workers_are_read_ahead(monkeypatch: pytest.MonkeyPatc
     ingest_module._prefetch([gone, tmp_path])  # nothing to open, nothing raised
 
 
+def _environment(names: tuple[str, ...]) -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in names}
+
+
+def test_workers_start_with_their_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader processes get one polars thread and the allocator settings, as they start; this process's
+    environment is as it was afterwards."""
+    names = (*ingest_module.WORKER_ENV, *ingest_module.WORKER_ALLOCATOR_ENV)
+    monkeypatch.setenv("POLARS_MAX_THREADS", "8")
+    for name in ingest_module.WORKER_ALLOCATOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module._POLARS_JEMALLOC_CONF)  # as `import polars` leaves it
+    before = dict(os.environ)
+    with ingest_module._worker_pool(1) as pool:
+        seen = pool.submit(_environment, names).result()
+    jemalloc = seen.pop("_RJEM_MALLOC_CONF")
+    assert seen == {
+        **{k: v for k, v in ingest_module.WORKER_ALLOCATOR_ENV.items() if k != "_RJEM_MALLOC_CONF"},
+        **ingest_module.WORKER_ENV,
+    }
+    # the worker's polars puts its own settings first: ours come after them, so they win
+    assert jemalloc.endswith("," + ingest_module.WORKER_ALLOCATOR_ENV["_RJEM_MALLOC_CONF"])
+    assert dict(os.environ) == before
+
+
+@pytest.mark.parametrize(
+    ("user", "kept"),
+    [
+        ({}, set()),
+        ({"_RJEM_MALLOC_CONF": ingest_module._POLARS_JEMALLOC_CONF}, set()),  # only what polars puts there
+        ({"_RJEM_MALLOC_CONF": ingest_module._POLARS_JEMALLOC_CONF + ",thp:always"}, {"_RJEM_MALLOC_CONF"}),
+        ({"MALLOC_TOP_PAD_": "4096", "MALLOC_TRIM_THRESHOLD_": "0"}, {"MALLOC_TOP_PAD_", "MALLOC_TRIM_THRESHOLD_"}),
+    ],
+)
+def test_the_users_allocator_settings_are_kept(user: dict[str, str], kept: set[str]) -> None:
+    changes = ingest_module._worker_environment({"POLARS_MAX_THREADS": "8", **user})
+    assert changes == {
+        **ingest_module.WORKER_ENV,
+        **{k: v for k, v in ingest_module.WORKER_ALLOCATOR_ENV.items() if k not in kept},
+    }
+
+
 def _units(paths: list[Path], memo: SubtreeMemo | None) -> tuple[list, list]:
     units, problems = [], []
     for path in paths:
