@@ -214,3 +214,20 @@ def test_read_files_are_held_compact_and_the_store_is_unchanged(monkeypatch: pyt
     for name, frame in wide.store.tables.items():
         assert compact.store.tables[name].schema == frame.schema, name
         assert compact.store.tables[name].equals(frame), name
+
+
+def test_replace_ids_maps_known_ids_and_keeps_the_rest() -> None:
+    """Mention ids become entity ids in every column given; ids not in the mapping and nulls stay; an old id given
+    twice is refused (it could map to two entities)."""
+    tx = pl.DataFrame({"a": ["m1", None, "x", "m2"], "b": ["m2", "m2", None, None], "c": [None, None, None, None]})
+    rel = pl.DataFrame({"t": ["m1", "y"]})
+    old, new = pl.Series(["m1", "m2"]), pl.Series(["acc_1", "acc_2"])
+    out_tx, out_rel = ingest_module._replace_ids([(tx, ("a", "b", "c")), (rel, ("t",))], old, new)
+    assert out_tx.to_dict(as_series=False) == {
+        "a": ["acc_1", None, "x", "acc_2"],
+        "b": ["acc_2", "acc_2", None, None],
+        "c": [None, None, None, None],
+    }
+    assert out_rel["t"].to_list() == ["acc_1", "y"]
+    with pytest.raises(pl.exceptions.ComputeError):
+        ingest_module._replace_ids([(rel, ("t",))], pl.Series(["m1", "m1"]), pl.Series(["acc_1", "acc_9"]))

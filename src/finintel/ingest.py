@@ -989,15 +989,23 @@ def _replace_ids(
     frames: list[tuple[pl.DataFrame, tuple[str, ...]]], old: pl.Series, new: pl.Series
 ) -> list[pl.DataFrame]:
     """Each frame with ``old`` ids replaced by ``new`` ones in its columns: every column end to end through one
-    replace (the mapping's hash table, 1.8M mention ids at 1M transactions, is built once instead of per column:
-    2.4 s -> 0.6 s), columns without a value left as they are."""
+    lookup (the mapping's hash table, 1.8M mention ids at 1M transactions, is built once instead of per column:
+    2.4 s -> 0.6 s), columns without a value left as they are. The lookup is a left join that refuses a repeated
+    old id, as ``Series.replace`` does, at two thirds of its time (0.36-0.48 -> 0.25-0.30 s for 2M ids at 1M)."""
     parts = [
         (i, c) for i, (frame, columns) in enumerate(frames) for c in columns if frame[c].null_count() < frame.height
     ]
     out = [frame for frame, _ in frames]
     if not parts:
         return out
-    replaced = pl.concat([out[i][c].cast(pl.String).alias("id") for i, c in parts], rechunk=True).replace(old, new)
+    ids = pl.concat([out[i][c].cast(pl.String).alias("id") for i, c in parts], rechunk=True)
+    mapping = pl.DataFrame({"id": old.cast(pl.String), "_new": new.cast(pl.String)})
+    replaced = (
+        ids.to_frame()
+        .join(mapping, on="id", how="left", maintain_order="left", validate="m:1")
+        .select(pl.coalesce("_new", "id").alias("id"))
+        .to_series()
+    )
     at = 0
     for i, c in parts:
         n = out[i].height
