@@ -1207,7 +1207,7 @@ def ingest(
 #: the environment of the reader processes (read by each one as it starts). One polars thread: the workers already
 #: keep every core busy, and polars' own threads on the small frames of one batch cost more in handing work around
 #: than they gain (measured: 9%). One OpenBLAS thread: the readers do no linear algebra, and numpy's OpenBLAS
-#: otherwise starts a thread per core that spins for a while (0.1 s of CPU a worker).
+#: otherwise starts a thread per core that spins for a while (about 0.07 s of CPU a worker).
 WORKER_ENV = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 #: the allocators of the reader processes: they keep freed memory for the next batch instead of handing it back to
 #: the kernel at once. A worker allocates and frees the same large arrays batch after batch, and every page handed
