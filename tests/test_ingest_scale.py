@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
 from pathlib import Path
 
 import polars as pl
@@ -64,6 +65,42 @@ def test_files_sent_to_the_workers_are_read_ahead(monkeypatch: pytest.MonkeyPatc
     assert sorted(path for path, advice in advised if advice == os.POSIX_FADV_WILLNEED) == expected
     assert result.counts.reconciles()
     ingest_module._prefetch([gone, tmp_path])  # nothing to open, nothing raised
+
+
+class _RecordingPool:
+    """Stands in for the worker pool: reads each batch in this process and records the order of events."""
+
+    def __init__(self, events: list[tuple[str, str]]) -> None:
+        self.events = events
+
+    def submit(self, fn, run_id, batch, profile, now):  # type: ignore[no-untyped-def]
+        self.events.extend(("sent", str(path)) for path, _ in batch)
+        future: Future = Future()
+        future.set_result(fn(run_id, batch, profile, now))
+        return future
+
+
+@pytest.mark.parametrize("window", [1, 1 << 40])
+def test_readahead_runs_a_window_ahead_of_the_batches_sent(monkeypatch: pytest.MonkeyPatch, window: int) -> None:
+    """The files are advised in input order, from before the first batch is sent, as far as PREFETCH_BYTES beyond
+    what has been sent; every file is advised before it is sent either way."""
+    events: list[tuple[str, str]] = []
+    monkeypatch.setattr(ingest_module, "_prefetch", lambda paths: events.extend(("advised", str(p)) for p in paths))
+    monkeypatch.setattr(ingest_module, "PREFETCH_BYTES", window)
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 2)
+    inputs = ingest_module.discover([SYNTH_GOAML])
+    ingestor = ingest_module.Ingestor(now=NOW)
+    ingest_module._ingest_batches(ingestor, inputs, None, _RecordingPool(events), 2)  # type: ignore[arg-type]
+    files = [str(item.path) for item in inputs]
+    assert [p for e, p in events if e == "advised"] == files
+    assert [p for e, p in events if e == "sent"] == files
+    for path in files:
+        assert events.index(("advised", path)) < events.index(("sent", path))
+    first_sent = events.index(("sent", files[0]))
+    advised_first = sum(1 for e, _ in events[:first_sent] if e == "advised")
+    # everything at once, or the first batch and the next file (the window's one byte beyond what is sent)
+    assert advised_first == (len(files) if window > 1 else 3)
+    assert ingestor.counts.reconciles()
 
 
 def _environment(names: tuple[str, ...]) -> dict[str, str | None]:
