@@ -1263,12 +1263,16 @@ def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
                 os.environ[name] = value
 
 
+def _file_size(path: Path) -> int:
+    """The file's size, 0 when it cannot be looked at (an unreadable file is reported when it is read)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _total_bytes(items: list[Input]) -> int:
-    total = 0
-    for item in items:
-        with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
-            total += item.path.stat().st_size
-    return total
+    return sum(_file_size(item.path) for item in items)
 
 
 def _prefetch(paths: Iterable[Path]) -> None:
@@ -1304,6 +1308,7 @@ def _ingest_batches(
     pending: deque[Future[list[GoamlRead]] | list[GoamlRead]] = deque()
     batch: list[tuple[Path, str]] = []
     size = 0
+    sizes = {item.path: _file_size(item.path) for item in inputs if item.kind == "goaml"}  # for batches and readahead
     # readahead for the workers: the goAML files up to PREFETCH_BYTES beyond those sent, from the start on (the
     # disk reads while the workers start and while the batches before are worked on)
     ahead_paths = [item.path for item in inputs if item.kind == "goaml"] if pool is not None else []
@@ -1314,8 +1319,7 @@ def _ingest_batches(
         while advised < len(ahead_paths) and advised_bytes < sent_bytes + PREFETCH_BYTES:
             path = ahead_paths[advised]
             _prefetch([path])
-            with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
-                advised_bytes += path.stat().st_size
+            advised_bytes += sizes[path]
             advised += 1
 
     def commit_one() -> None:
@@ -1348,8 +1352,7 @@ def _ingest_batches(
             ingestor.add(item)
             continue
         batch.append((item.path, ingestor.number_goaml()))
-        with contextlib.suppress(OSError):  # an unreadable file is reported when it is read
-            size += item.path.stat().st_size
+        size += sizes[item.path]
         if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             send()
     send()
