@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ import polars as pl
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from lxml import etree
+from polars.testing import assert_frame_equal
 
 from conftest import NOW, SAMPLE, report, transaction
 from finintel import codes
@@ -132,6 +135,51 @@ FOREIGN_TO_ONLY = FOREIGN_BOTH.replace(
 CLEAN = report(transaction())
 DECL = '<?xml version="1.0" encoding="UTF-8"?>'
 
+
+def as_parties(
+    text: str, roles: Sequence[tuple[str, str]] = (("SND", "RCV"),), *, keep: str = "", extra: str = ""
+) -> str:
+    """``text`` with its transactions' sides moved into involved_parties, goAML's multi-party form: per side a party
+    in the role (``roles`` per transaction, cycled; the from side's party first) with the side's subject
+    (``from_account`` -> ``account``, ``account_my_client`` for a client's side), funds code, foreign-currency block
+    and country; a conductor is dropped (a party has none). ``keep``: a side left as it is; ``extra``: parties added
+    after those."""
+    tree = etree.fromstring(text.encode())
+    for n, tx in enumerate(tree.iter("transaction")):
+        block = etree.Element("involved_parties")
+        at = None
+        for side, role in zip(("from", "to"), roles[n % len(roles)], strict=True):
+            el = next((c for c in tx if c.tag in (f"t_{side}", f"t_{side}_my_client")), None)
+            if el is None or side == keep:
+                continue
+            at = tx.index(el) if at is None else at
+            party = etree.SubElement(block, "party")
+            etree.SubElement(party, "role").text = role
+            suffix = "_my_client" if el.tag.endswith("_my_client") else ""
+            for kind in ("account", "person", "entity"):
+                for subject in el.findall(f"{side}_{kind}"):
+                    subject.tag = kind + suffix
+                    party.append(subject)
+            for name in ("funds_code", "funds_comment", "foreign_currency", "country"):
+                for child in el.findall(f"{side}_{name}"):
+                    child.tag = name
+                    party.append(child)
+            tx.remove(el)
+        for extra_party in etree.fromstring(f"<x>{extra}</x>") if extra else ():
+            block.append(extra_party)
+        kept = [i for i, c in enumerate(tx) if c.tag.startswith(("t_from", "t_to"))]  # the schema: sides first
+        if len(block):
+            tx.insert(kept[-1] + 1 if kept else at if at is not None else len(tx), block)
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8").decode()
+
+
+# parties that are no side: an intermediary with a foreign-currency block no check looks at, a second sender
+INTERMEDIARY = """<party><role>INT</role><person><first_name>Ian</first_name><last_name>Mid</last_name></person>
+  <foreign_currency><foreign_currency_code>EUR</foreign_currency_code><foreign_amount>1</foreign_amount>
+  <foreign_exchange_rate>9</foreign_exchange_rate></foreign_currency><country>FR</country></party>"""
+SECOND_SENDER = """<party><role>SND</role><account><institution_name>Bank Z</institution_name><account>9</account>
+  </account><funds_code>K</funds_code></party>"""
+
 # (case, file text, the walk's problem code or None for a clean file, certified?)
 CASES: list[tuple[str, str | bytes, str | None, bool]] = [
     ("clean", CLEAN, None, True),
@@ -205,6 +253,21 @@ CASES: list[tuple[str, str | bytes, str | None, bool]] = [
     ("foreign rate zero: not checked further", report(transaction(sides=FOREIGN.replace(">1.1<", ">0<"))), None, True),
     ("foreign on both sides: to unchecked", report(transaction(sides=FOREIGN_BOTH)), None, True),
     ("foreign on the to side only", report(transaction(sides=FOREIGN_TO_ONLY)), "FI-V006", False),
+    ("parties", as_parties(CLEAN), None, True),
+    ("parties conductor and beneficiary", as_parties(CLEAN, [("CND", "BEN")]), None, True),
+    ("parties receiver first", as_parties(CLEAN, [("RCV", "SND")]), None, True),
+    ("parties that are no side", as_parties(CLEAN, extra=INTERMEDIARY + SECOND_SENDER), None, True),
+    ("parties with a sender and a bi-party receiver", as_parties(CLEAN, keep="to"), None, True),
+    ("parties without a receiver", as_parties(CLEAN, [("SND", "OTH")]), "FI-V003", False),
+    ("party role in lower case", as_parties(CLEAN, [("snd", "RCV")]), "FI-S010", False),
+    ("foreign currency on a party", as_parties(report(transaction(sides=FOREIGN))), None, True),
+    (
+        "foreign on a party off by 2%",
+        as_parties(report(transaction(sides=FOREIGN.replace(">1100<", ">1122<")))),
+        "FI-V006",
+        False,
+    ),
+    ("foreign on a receiving party only", as_parties(report(transaction(sides=FOREIGN_TO_ONLY))), "FI-V006", False),
     ("CDATA", CLEAN.replace(">Bank A<", "><![CDATA[Bank A]]><"), None, False),
     ("namespace", CLEAN.replace("<report>", '<report xmlns="urn:x">'), None, False),
     (
@@ -243,6 +306,7 @@ SEEDS = [p.read_bytes().decode() for p in sorted((SAMPLE / "goaml").glob("*.xml"
     CLEAN,
     report(transaction(sides=MY_CLIENT_FROM.format(ident="<passport_number>P</passport_number>") + TO_PERSON)),
     report(transaction("F1", sides=FOREIGN), transaction("F2", sides=FOREIGN_BOTH)),
+    as_parties(report(transaction("P1", sides=FOREIGN), transaction("P2")), extra=INTERMEDIARY),
 ]
 VALUE = re.compile(r"<([a-z_0-9]+)>([^<]*)</\1>")
 tricky = st.sampled_from(
@@ -363,6 +427,35 @@ def assert_same_read(path: Path) -> bool:
 def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth_goaml: list[Path]) -> None:
     taken = [assert_same_read(p) for p in [*synth_goaml, *sorted((SAMPLE / "goaml").glob("*.xml"))]]
     assert sum(taken) >= len(synth_goaml) // 2  # most synthetic reports are account to account
+
+
+def test_synth_reports_in_the_multi_party_form_are_read_from_the_columns_as_the_walk(synth_goaml, write) -> None:
+    for i, path in enumerate(synth_goaml[:3]):
+        assert assert_same_read(write(f"p{i}.xml", as_parties(path.read_text(), _SWAPPED)))
+
+
+def test_the_multi_party_form_of_a_report_gives_its_graph(synth_goaml: list[Path], tmp_path: Path) -> None:
+    """The synthetic reports with their sides as senders and receivers in involved_parties ingest into the same
+    transactions, parties, accounts and relations as the originals; only where a row was read (its path) differs."""
+    from finintel.ingest import ingest
+
+    parties = tmp_path / "parties"
+    parties.mkdir()
+    for path in synth_goaml:
+        (parties / path.name).write_text(as_parties(path.read_text()), encoding="utf-8")
+    both = [ingest([folder], now=NOW, jobs=1) for folder in (synth_goaml[0].parent, parties)]
+    assert both[0].counts == both[1].counts and both[1].counts.reconciles()
+    for table, key in (
+        ("transactions", "transaction_id"),
+        ("parties", "party_id"),
+        ("accounts", "account_id"),
+        ("relations", "relation_id"),
+    ):
+        bi, multi = (r.store.tables[table].sort(key) for r in both)
+        assert bi.height > 0
+        assert_frame_equal(bi.drop("source_file", strict=False), multi.drop("source_file", strict=False))
+    mentions = [r.store.tables["account_mentions"].drop("path", "file", "mention_id", "line") for r in both]
+    assert_frame_equal(*(m.sort(m.columns) for m in mentions))
 
 
 @pytest.mark.parametrize(
@@ -539,6 +632,31 @@ ACCOUNT_SEEDS = [
         transaction("D", sides=RELATED_ONLY.replace("t_from_my_client", "t_from") + TO_PERSON),
     ),
     CLEAN,
+]
+# the same reports in goAML's multi-party form: a party's subject has the same tag in every role, so an account, a
+# person or an organization that sends in one transaction and receives in another is one subtree in two roles (the
+# walk builds it again, from its first occurrence); parties listed receiver first; a client's parties; parties that
+# are no side; a side left bi-party; foreign-currency blocks on parties
+_SWAPPED = [("SND", "RCV"), ("RCV", "SND"), ("CND", "BEN")]
+ACCOUNT_SEEDS += [
+    as_parties(ACCOUNT_SEEDS[0], _SWAPPED),
+    as_parties(ACCOUNT_SEEDS[1], _SWAPPED[1:]),
+    as_parties(ACCOUNT_SEEDS[2], _SWAPPED, extra=INTERMEDIARY),
+    as_parties(ACCOUNT_SEEDS[3], _SWAPPED),
+    as_parties(ACCOUNT_SEEDS[4], _SWAPPED),
+    as_parties(ACCOUNT_SEEDS[5], keep="to", extra=SECOND_SENDER),
+    as_parties(ACCOUNT_SEEDS[6], _SWAPPED[::-1]),
+    as_parties(report(transaction("A", sides=FOREIGN), transaction("B", sides=FOREIGN_TO_VALID)), _SWAPPED),
+    # two accounts with signatories that swap roles: the second builds of both come after the first builds
+    as_parties(
+        report(
+            *(
+                transaction(n, sides=SIGNED.replace("to_", "from_").replace("t_to", "t_from") + RELATED)
+                for n in ("A", "B", "C")
+            )
+        ),
+        _SWAPPED,
+    ),
 ]
 
 

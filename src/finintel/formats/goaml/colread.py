@@ -57,7 +57,7 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (involved parties, activity reports) is walked.
+#: Element types the column reader takes; a file with any other (activity reports) is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -66,10 +66,12 @@ INGEST_TYPES = frozenset(
         *("signatory", "signatory_my_client", "t_person", "t_person_my_client", "t_person_identification"),
         *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
         *("t_person_director", "related_entities", "related_entity", "t_foreign_currency"),
-        *("related_persons", "account_related_person"),
+        *("related_persons", "account_related_person", "involved_parties", "party"),
     }
 )
 _ACCOUNTS = ("t_account", "t_account_my_client")
+_CLIENT_SIDES = ("t_from_my_client", "t_to_my_client")
+_KINDS = ("account", "person", "entity")  # a side's subject: involved_parties/party/<kind>(_my_client)
 _PERSONS = ("t_person", "t_person_my_client", "t_person_director")
 _ENTITIES = ("t_entity", "t_entity_my_client")
 
@@ -87,12 +89,14 @@ _FOREIGN: Spec = _same(
     ("foreign_currency", "foreign_currency_code"),
     ("foreign_amount", "foreign_amount"),
 )
-_SIDE: Spec = {
-    "funds_code": tuple((f"t_{s}{x}", f"{s}_funds_code") for s in ("from", "to") for x in ("", "_my_client")),
-    "country": tuple((f"t_{s}{x}", f"{s}_country") for s in ("from", "to") for x in ("", "_my_client")),
-}
-_FROM = {f"from_{k}": tuple(p for p in pairs if p[1].startswith("from_")) for k, pairs in _SIDE.items()}
-_TO = {f"to_{k}": tuple(p for p in pairs if p[1].startswith("to_")) for k, pairs in _SIDE.items()}
+# a side's funds code and country: t_from's from_funds_code (and so on), or a party's funds_code
+_FROM, _TO = (
+    {
+        f"{s}_{k}": (*((f"t_{s}{x}", f"{s}_{k}") for x in ("", "_my_client")), ("party", k))
+        for k in ("funds_code", "country")
+    }
+    for s in ("from", "to")
+)
 _ACCOUNT = _same(
     _ACCOUNTS,
     *[
@@ -290,21 +294,31 @@ class _FrameReader:
         out[parents[::-1]] = elements[::-1]  # the first child wins
         return out
 
-    def firsts(self, elements: np.ndarray) -> np.ndarray:
+    def firsts(self, elements: np.ndarray, to_side: np.ndarray | None = None) -> np.ndarray:
         """Per element: the first element in document order with the same type and the same canonical subtree (the
-        walk's memo key: a repeated subtree is the first one's dict, with its line and path)."""
+        walk's memo key: a repeated subtree is the first one's dict, with its line and path); with ``to_side``, the
+        first in the same side role too."""
         cols = self.cols
         key = self.e_file[elements].astype(np.int64) * len(self.c.type_names) + self.e_type[elements]
+        if to_side is not None:
+            key = 2 * key + to_side
         extents = cols.e_cstart[elements], cols.e_cend[elements]
         first: np.ndarray = elements[fast.first_same(self.batch.canons, key, *extents, which=self.e_file[elements])]
         return first
 
-    def built_once(self, elements: np.ndarray, up: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The walk's memo over subjects ``elements`` (document order): the ones built (first occurrences), per
-        element the index of the build it is (-1: none), and per element ``up`` levels above a subject (its side,
-        or its transaction) the index of the build that subject is (-1: none)."""
-        first = self.firsts(elements)
-        built = elements[first == elements]
+    def built_once(
+        self, elements: np.ndarray, to_side: np.ndarray | None = None, up: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The walk's memo over subjects ``elements`` (document order; with ``to_side``, per role): the ones built
+        (first occurrences), the element each build's values, lines and paths are read from (the first occurrence
+        in any role: the walk's dict), per element the index of the build it is (-1: none), and per element ``up``
+        levels above a subject (its side, or its transaction) the index of the build that subject is (-1: none).
+
+        A party's subject tag is the same in every role (``account``, not ``from_account``): the walk builds a
+        subtree again in a new role, from the dict of its first occurrence."""
+        same = self.firsts(elements)
+        first = same if to_side is None else self.firsts(elements, to_side)
+        built, src = elements[first == elements], same[first == elements]
         index = np.full(self.n, -1, dtype=np.int64)
         index[built] = np.arange(len(built))
         above = elements
@@ -312,7 +326,7 @@ class _FrameReader:
             above = self.e_parent[above]
         of = np.full(self.n, -1, dtype=np.int64)
         of[above] = index[first]
-        return built, index, of
+        return built, src, index, of
 
     def pivot(self, *parts: tuple[np.ndarray, Spec]) -> pl.DataFrame:
         """One row per entry of the (equally long) element arrays (repeats allowed; -1: no element, all null), one
@@ -530,48 +544,51 @@ class _FrameReader:
             """A per-file value on every row (``files``: each row's file)."""
             return pl.Series(name, values)[files]
 
-        transactions = np.flatnonzero(self.e_type == c.type_index["transaction"])
+        # the sides as the walk takes them: t_from/t_to (and their my-client forms), else the first party of the
+        # transaction's involved_parties in the role (SND/CND: from, RCV/BEN: to); the other parties are not built
+        taken = fast.transaction_sides(c, self.e_type, self.e_parent, self.batch.values)
+        transactions = taken.transactions
         n_tx = len(transactions)
-        sides = self.with_field(("transaction", f"t_{s}{x}") for s in ("from", "to") for x in ("", "_my_client"))
-        tx_of_side = np.searchsorted(transactions, self.e_parent[sides])
-        from_gids = self.gids((("transaction", "t_from"), ("transaction", "t_from_my_client")))
-        is_from = fast.among(self.e_field[sides], from_gids, len(c.name))
-        my_client_gids = self.gids((("transaction", "t_from_my_client"), ("transaction", "t_to_my_client")))
-        side_my_client = fast.among(self.e_field[sides], my_client_gids, len(c.name))
-        side_of: dict[str, np.ndarray] = {}
-        for role, mask in (("from", is_from), ("to", ~is_from)):
-            if not np.array_equal(np.bincount(tx_of_side[mask], minlength=n_tx), np.ones(n_tx, dtype=np.int64)):
-                raise fast.Decline(f"a transaction without exactly one {role} side")  # the walk prefers my-client sides
-            side_of[role] = np.empty(n_tx, dtype=np.int64)
-            side_of[role][tx_of_side[mask]] = sides[mask]
+        if (taken.source < 0).any() or (taken.target < 0).any():  # pragma: no cover - FI-V003, certified
+            raise fast.Decline("a transaction without a from or a to side")
+        side_of = {"from": taken.source, "to": taken.target}
+        side_role = taken.roles(self.n)  # per element: 1 a from side, 2 a to side, else 0
+        # a client's side: t_from_my_client/t_to_my_client, or a party whose subject is a client's
+        side_client = fast.among(self.e_type, [c.type_index[t] for t in _CLIENT_SIDES], len(c.type_names))
+        side_client[self.e_parent[self.with_field(("party", f"{k}_my_client") for k in _KINDS)]] = True
 
-        # accounts: the first occurrence of each distinct account subtree is built (the walk's memo per report)
-        def side_subjects(kind: str) -> np.ndarray:
-            return self.with_field((f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client"))
+        def side_subjects(kind: str) -> tuple[np.ndarray, np.ndarray]:
+            """The subjects of ``kind`` of the sides (document order), and whether each is in a to side."""
+            pairs = [(f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client")]
+            subjects = self.with_field([*pairs, ("party", kind), ("party", f"{kind}_my_client")])
+            role = side_role[self.e_parent[subjects]]
+            return subjects[role > 0], role[role > 0] == 2
 
         def role_of(built: np.ndarray) -> np.ndarray:
             """The side role of each side subject built."""
-            return np.where(fast.among(self.e_parent[built], side_of["from"], self.n), "from", "to")
+            return np.where(side_role[self.e_parent[built]] == 1, "from", "to")
 
-        # accounts: the first occurrence of each distinct account subtree is built (per side element: its build)
-        built, j_of, account_j = self.built_once(side_subjects("account"))
+        # accounts: the first occurrence of each distinct account subtree in a role is built (the walk's memo per
+        # report); per side element: its build
+        built, src, _, account_j = self.built_once(*side_subjects("account"))
         nb = len(built)
         account_my_client = fast.among(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]], len(c.type_names))
         account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
-        side_built, _, side_person_j = self.built_once(side_subjects("person"))
+        side_built, side_src, _, side_person_j = self.built_once(*side_subjects("person"))
         side_person_role = role_of(side_built)
-        side_person_client = fast.among(self.e_parent[side_built], sides[side_my_client], self.n)
+        side_person_client = side_client[self.e_parent[side_built]]
 
-        # (a subject's first occurrence is inside a built account: an account built later repeats an earlier one, so
-        # anything in it has an identical earlier copy; so the first occurrences are looked for there only)
+        # (a subject's first occurrence is inside a source account: an account built later from a later occurrence
+        # repeats an earlier one, so anything in it has an identical earlier copy; so the first occurrences are looked
+        # for there only)
         holders_all = self.with_field((t, "t_entity") for t in _ACCOUNTS)
-        holder = self.child_of(holders_all)[built]  # per build: its holder element or -1
+        holder = self.child_of(holders_all)[src]  # per build: its source's holder element or -1
         has_holder = holder >= 0
         holder_first = self.firsts(holder[has_holder])
 
         # an account's signatories, then its related persons (goAML 5; the walk appends them to the signatories,
-        # and the schema puts them after): in document order, those of built accounts, per build in order
+        # and the schema puts them after): in document order, those of each build's source account
         signatories = np.sort(
             np.concatenate(
                 [
@@ -583,8 +600,11 @@ class _FrameReader:
         owner = self.e_parent[signatories]
         related_person = self.e_type[owner] == c.type_index["related_persons"]
         owner[related_person] = self.e_parent[owner[related_person]]
-        sig_j = j_of[owner]
-        signatories, sig_j = signatories[sig_j >= 0], sig_j[sig_j >= 0]
+        # per build, the signatories of its source account (a source is built once per role) and their ordinals
+        # (rows are numbered below, not taken in this order)
+        by_src = np.argsort(src, kind="stable")
+        signatories, sig_row, ordinal, _ = self.children_per_row(signatories, owner, src[by_src])
+        sig_j = by_src[sig_row]
         persons_all = self.with_field((t, "t_person") for t in _SIGNATORIES)
         sig_person = self.child_of(persons_all)[signatories]
         if (sig_person < 0).any():  # pragma: no cover - t_person is required, certified
@@ -592,17 +612,17 @@ class _FrameReader:
         sig_person = self.firsts(sig_person)
 
         # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
-        entity_built, _, side_entity_j = self.built_once(side_subjects("entity"))
+        entity_built, entity_src, _, side_entity_j = self.built_once(*side_subjects("entity"))
         side_entity_role = role_of(entity_built)
-        side_entity_client = fast.among(self.e_parent[entity_built], sides[side_my_client], self.n)
+        side_entity_client = side_client[self.e_parent[entity_built]]
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
         conductors = self.with_field((t, "t_conductor") for t in ("t_from", "t_from_my_client"))
-        conductor_built, _, tx_conductor_j = self.built_once(conductors, up=2)  # per transaction: its conductor
+        conductor_built, _, _, tx_conductor_j = self.built_once(conductors, up=2)  # per transaction: its conductor
         conductor_tx = self.e_parent[self.e_parent[conductor_built]]
 
         # the organizations' directors and related entities (of the first occurrence: the walk's dict), per
         # organization: the holders (first) and the side entities
-        boards = np.concatenate([holder_first, entity_built])
+        boards = np.concatenate([holder_first, entity_src])
         nh = len(holder_first)
         directors = self.with_field((t, "director_id") for t in _ENTITIES)
         director, director_h, director_k, n_dir = self.children_per_row(directors, self.e_parent[directors], boards)
@@ -632,7 +652,6 @@ class _FrameReader:
         sizes = np.concatenate([count, ones[: len(side_built)], entity_size, ones[len(side_built) :]])[order]
         begins = np.empty(len(every), dtype=np.int64)
         begins[order] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        ordinal = np.arange(len(signatories)) - np.searchsorted(sig_j, sig_j, side="left")
         # numbers are kept batch-wide: file f's number k is k + (the numbers of the files before it, + 1 each)
         every_file = self.e_file[every]
         build_file = self.e_file[built]
@@ -673,7 +692,7 @@ class _FrameReader:
             ]
 
         # -- account mentions
-        acc = self.pivot((built, _ACCOUNT))
+        acc = self.pivot((src, _ACCOUNT))
         if acc["number"].null_count():  # pragma: no cover - the account number is required, certified
             raise fast.Decline("an account without a number")
         identity = [
@@ -695,8 +714,8 @@ class _FrameReader:
             pl.Series("country", countries, dtype=pl.String),
             pl.Series("chain", chains, dtype=pl.String),
             pl.Series("address", addresses, dtype=pl.String),
-            pl.Series("line", self.cols.e_line[built], dtype=pl.Int64),
-            pl.Series("_el", built, dtype=pl.Int64),
+            pl.Series("line", self.cols.e_line[src], dtype=pl.Int64),
+            pl.Series("_el", src, dtype=pl.Int64),
             pl.Series("role", account_role, dtype=pl.String),
             pl.Series("my_client", account_my_client, dtype=pl.Boolean),
             *common(build_file),
@@ -728,7 +747,7 @@ class _FrameReader:
         )
         if orgs["name"].null_count():  # pragma: no cover - required, certified
             raise fast.Decline("an organization without a name")
-        person_el = np.concatenate([director, sig_person, side_built, conductor_built])
+        person_el = np.concatenate([director, sig_person, side_src, conductor_built])
         n_directors = len(director)
         people = self.pivot(
             (person_el, _PERSON),
@@ -850,10 +869,8 @@ class _FrameReader:
         tx = self.pivot((transactions, _TX), (side_of["from"], _FROM), (side_of["to"], _TO))
         # a foreign-currency block gives the transaction its amount and currency: the first side's that has one
         # (from, then to), when it gives both (else the local amount and currency, as the walk does)
-        block_tx, blocks = fast.foreign_currency_blocks(c, self.e_type, self.e_parent)
+        block_tx, blocks = fast.foreign_currency_blocks(c, self.e_type, self.e_parent, taken)
         if len(blocks):
-            if not fast.among(self.e_parent[blocks], sides, self.n).all():  # pragma: no cover - only sides, certified
-                raise fast.Decline("a foreign-currency block outside a transaction side")
             chosen = np.full(n_tx, -1, dtype=np.int64)
             chosen[np.searchsorted(transactions, block_tx)] = blocks
             fc = self.pivot((chosen, _FOREIGN))
@@ -872,8 +889,7 @@ class _FrameReader:
             out = ids(numbers[np.maximum(j, 0)])
             return out.scatter(np.flatnonzero(j < 0), None) if (j < 0).any() else out
 
-        my_client = np.zeros(self.n, dtype=bool)
-        my_client[sides] = side_my_client
+        my_client = side_client
         # a side's party: its person or its organization (one build list: persons, then entities)
         party_num = np.concatenate([side_person_num, side_entity_num])
         tx_conductor = tx_conductor_j[transactions]

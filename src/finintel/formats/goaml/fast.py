@@ -10,12 +10,13 @@ counts". This module gives that answer from columns:
 2. the value checks run vectorised over the value column, one leaf type at a time; whatever the quick patterns do not
    accept is decided by the same Python function the walk uses, once per distinct value;
 3. the cross checks of the walk (positive amounts, unique transaction numbers, transaction dates before submission,
-   both sides present, identified my-client persons, valid IBANs, a report with content) run as group-bys; the
+   both sides present (``t_from``/``t_to``, else involved parties in their roles: :func:`transaction_sides`),
+   identified my-client persons, valid IBANs, a report with content) run as group-bys; the
    foreign-currency checks run in Python with the walk's Decimal arithmetic, once per block.
 
 Soundness is one-directional and is what the tests check: a certified file is one the walk finds no problem in, with
 the same counts and schema version. Anything this module cannot decide exactly -- a file outside the XML subset, a
-value that fails a check, involved parties, a ``reports`` collection -- returns ``None``
+value that fails a check, a ``reports`` collection -- returns ``None``
 and the caller runs the walk, which finds and places every problem. So the fast path never reports a problem itself:
 it only makes clean files cheap. :mod:`~finintel.formats.goaml.colread` builds ingest's rows from the same columns.
 """
@@ -431,12 +432,10 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
     n_tx = np.bincount(e_file[tx_mask], minlength=n)
     n_parties = np.bincount(e_file[of_type("report_party")], minlength=n)
     mark(np.flatnonzero(n_tx + n_parties == 0))  # FI-V010
-    mark(e_file[of_type("involved_parties")])  # left to the walk
 
-    tx_ids = np.flatnonzero(tx_mask)
-    if len(tx_ids):
-        for sides in (("t_from", "t_from_my_client"), ("t_to", "t_to_my_client")):
-            mark(e_file[np.setdiff1d(tx_ids, e_parent[of_type(*sides)], assume_unique=True)])  # FI-V003
+    if n_tx.any():
+        sides = transaction_sides(c, e_type, e_parent, values)
+        mark(e_file[sides.transactions[(sides.source < 0) | (sides.target < 0)]])  # FI-V003
         numbered = values.of(gid("transaction", "transactionnumber"))
         mark(np.flatnonzero(np.bincount(v_file[numbered], minlength=n) != n_tx))  # a transaction without a number
         numbers = pl.DataFrame({"file": v_file[numbered], "number": values.where(numbered)})
@@ -445,7 +444,7 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
         amounts = values.where(amounted)
         plain = (amounts.str.contains(_DECIMAL_FAST) & amounts.str.contains(_POSITIVE)).to_numpy()
         mark(v_file[amounted][~plain])  # FI-V001 (or a plain decimal the walk would still parse: walk it)
-        mark(_check_foreign_currency(c, values, e_type, e_parent, e_file))
+        mark(_check_foreign_currency(c, values, e_type, e_parent, e_file, sides))
         submitted = for_value.dates_of(gid("report", "submission_date"))
         booked = for_value.dates_of(gid("transaction", "date_transaction"))
         if submitted is not None and booked is not None:
@@ -478,14 +477,66 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
     return ~bad, stats
 
 
-def foreign_currency_blocks(c: Compiled, e_type: np.ndarray, e_parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: a party's role code (``involved_parties/party/role``, upper-cased as the walk does) -> the side it can take
+_PARTY_SIDE = {"SND": 1, "CND": 1, "RCV": 2, "BEN": 2}
+
+
+@dataclass(slots=True)
+class Sides:
+    """The sides of each transaction as the walk takes them: its ``t_from``/``t_from_my_client`` child, else the first
+    party of its ``involved_parties`` (document order) whose role is SND or CND; its ``t_to``/``t_to_my_client`` child,
+    else the first party whose role is RCV or BEN. Transactions in document order; -1 where a side is missing."""
+
+    transactions: np.ndarray
+    source: np.ndarray  # per transaction: its from side (an element), or -1
+    target: np.ndarray  # per transaction: its to side, or -1
+
+    def roles(self, n: int) -> np.ndarray:
+        """Per element of the document: 1 for a from side, 2 for a to side, else 0."""
+        out = np.zeros(n, dtype=np.int8)
+        out[self.source[self.source >= 0]] = 1
+        out[self.target[self.target >= 0]] = 2
+        return out
+
+
+def transaction_sides(c: Compiled, e_type: np.ndarray, e_parent: np.ndarray, values: _Values) -> Sides:
+    """:class:`Sides` of every transaction of a document (or a batch)."""
+    transactions = np.flatnonzero(e_type == c.type_index["transaction"])
+    # the parties' roles: a party's first role value, upper-cased by Python's rules (the walk's), per distinct value
+    role = values.of(c.gid[("party", "role")])
+    owners, first = np.unique(values.owner[role], return_index=True)
+    texts = values.where(role)[first]
+    side_of_text = {t: _PARTY_SIDE.get(t.upper(), 0) for t in texts.unique().to_list()}
+    party_side = np.array([side_of_text[t] for t in texts.to_list()], dtype=np.int8)
+    out = []
+    for code, types in ((1, ("t_from", "t_from_my_client")), (2, ("t_to", "t_to_my_client"))):
+        side = np.full(len(transactions), -1, dtype=np.int64)
+        plain = np.flatnonzero(among(e_type, [c.type_index[t] for t in types], len(c.type_names)))[::-1]
+        side[np.searchsorted(transactions, e_parent[plain])] = plain  # (one per transaction when valid: the first)
+        parties = owners[party_side == code]  # document order; a party's parent is involved_parties
+        if len(parties):
+            at = np.searchsorted(transactions, e_parent[e_parent[parties]])
+            at, first_party = np.unique(at, return_index=True)
+            missing = side[at] < 0
+            side[at[missing]] = parties[first_party[missing]]
+        out.append(side)
+    return Sides(transactions, out[0], out[1])
+
+
+def foreign_currency_blocks(
+    c: Compiled, e_type: np.ndarray, e_parent: np.ndarray, sides: Sides
+) -> tuple[np.ndarray, np.ndarray]:
     """The foreign-currency block the walk takes for each transaction that has one: the first side's (from, then
-    to; a side holds at most one). Transaction elements in document order, and their blocks."""
+    to; a side holds at most one; a party that is no side has none that counts). Transaction elements in document
+    order, and their blocks."""
     blocks = np.flatnonzero(e_type == c.type_index["t_foreign_currency"])
-    side = e_parent[blocks]
-    from_side = among(e_type[side], [c.type_index["t_from"], c.type_index["t_from_my_client"]], len(c.type_names))
-    transactions = e_parent[side]
-    order = np.lexsort((~from_side, transactions))  # by transaction, the from side's block first
+    role = sides.roles(len(e_type))[e_parent[blocks]]
+    blocks, role = blocks[role > 0], role[role > 0]
+    tx_of_side = np.full(len(e_type), -1, dtype=np.int64)
+    for side in (sides.source, sides.target):
+        tx_of_side[side[side >= 0]] = sides.transactions[side >= 0]
+    transactions = tx_of_side[e_parent[blocks]]
+    order = np.lexsort((role, transactions))  # by transaction, the from side's block first
     transactions, blocks = transactions[order], blocks[order]
     first = np.ones(len(blocks), dtype=bool)
     first[1:] = transactions[1:] != transactions[:-1]
@@ -493,12 +544,12 @@ def foreign_currency_blocks(c: Compiled, e_type: np.ndarray, e_parent: np.ndarra
 
 
 def _check_foreign_currency(
-    c: Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray, e_file: np.ndarray
+    c: Compiled, values: _Values, e_type: np.ndarray, e_parent: np.ndarray, e_file: np.ndarray, sides: Sides
 ) -> np.ndarray:
     """FI-V006/FI-V001 as the walk checks them: per transaction, the first side (from, then to) with a foreign-currency
     block; its currency is not the report's local one, its amount is positive and, at its rate either way, gives the
     local amount within 1%. In Python with the walk's Decimal arithmetic: such blocks are few. The files that fail."""
-    transactions, blocks = foreign_currency_blocks(c, e_type, e_parent)
+    transactions, blocks = foreign_currency_blocks(c, e_type, e_parent, sides)
     if not len(blocks):
         return np.zeros(0, dtype=np.int64)
     chosen = dict(zip(transactions.tolist(), blocks.tolist(), strict=True))  # transaction element -> its block
