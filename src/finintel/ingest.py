@@ -321,6 +321,8 @@ def _column_file_read(read: colread.ColumnRead, reader: GoamlReader) -> FileRead
         buf.frames[table] = [frame]
     buf.alias = read.alias
     buf.reports.append(read.report)
+    if read.parties:
+        buf.parties_by_report[read.report["report_id"]] = read.parties
     return FileRead(buf, reader.problems, reader.stats, reader.fatal)
 
 

@@ -26,10 +26,13 @@ batch of files (``fast.Batch``) rather than once per file:
   IBAN, currency, institution type and BIC); relation kinds from the reader's tables of role codes.
 * **Mention dedup** (``add_mentions``: the same role, client flag and attributes in a report is one row, repeats become
   aliases) is a hash of the attribute columns, verified in full on the rows it merges.
+* **Sides** are taken as the walk takes them: a transaction's ``t_from``/``t_to``, else its first party in the role
+  (``involved_parties``: SND/CND from, RCV/BEN to); an activity report's parties are subjects in the role
+  ``report_party``, each built (no memo of builds).
 
-Only files whose every element is one of :data:`INGEST_TYPES` are taken (everything else walks), and the tests check
-frame for frame that both paths give the same buffer (synthetic reports, samples, edge cases, hypothesis mutations,
-mixed batches).
+Only files whose every element is one of :data:`INGEST_TYPES` are taken (every type of the schema today; a type
+added to it walks until the builder takes it), and the tests check frame for frame that both paths give the same
+buffer (synthetic reports, samples, edge cases, hypothesis mutations, multi-party and activity forms, mixed batches).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from finintel.model import RelationKind
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_decimal, parse_int
 
-#: Element types the column reader takes; a file with any other (activity reports) is walked.
+#: Element types the column reader takes; a file with any other is walked.
 INGEST_TYPES = frozenset(
     {
         *("report", "transactions", "transaction", "goods_services", "t_trans_item", "report_indicators"),
@@ -67,11 +70,15 @@ INGEST_TYPES = frozenset(
         *("t_person_registration_in_report", "addresses", "t_address", "phones", "t_phone"),
         *("t_person_director", "related_entities", "related_entity", "t_foreign_currency"),
         *("related_persons", "account_related_person", "involved_parties", "party"),
+        *("activity", "report_parties", "report_party"),
     }
 )
 _ACCOUNTS = ("t_account", "t_account_my_client")
 _CLIENT_SIDES = ("t_from_my_client", "t_to_my_client")
-_KINDS = ("account", "person", "entity")  # a side's subject: involved_parties/party/<kind>(_my_client)
+_KINDS = ("account", "person", "entity")  # a party's subject: involved_parties/party/<kind>(_my_client)
+_PARTIES = ("party", "report_party")  # a transaction's party (involved_parties), an activity report's
+#: the roles of a side's subject, by their code in ``_FrameReader.read``
+_ROLES = ("", "from", "to", "report_party")
 _PERSONS = ("t_person", "t_person_my_client", "t_person_director")
 _ENTITIES = ("t_entity", "t_entity_my_client")
 
@@ -195,6 +202,7 @@ class ColumnRead:
     frames: dict[str, pl.DataFrame]
     alias: dict[str, str]
     report: dict[str, Any]
+    parties: int  # the activity report's parties (report_party), each stored with its mentions
 
 
 def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
@@ -294,30 +302,33 @@ class _FrameReader:
         out[parents[::-1]] = elements[::-1]  # the first child wins
         return out
 
-    def firsts(self, elements: np.ndarray, to_side: np.ndarray | None = None) -> np.ndarray:
+    def firsts(self, elements: np.ndarray, role: np.ndarray | None = None) -> np.ndarray:
         """Per element: the first element in document order with the same type and the same canonical subtree (the
-        walk's memo key: a repeated subtree is the first one's dict, with its line and path); with ``to_side``, the
-        first in the same side role too."""
+        walk's memo key: a repeated subtree is the first one's dict, with its line and path); with ``role`` (a side
+        role: :data:`_ROLES`), the first in the same role too."""
         cols = self.cols
         key = self.e_file[elements].astype(np.int64) * len(self.c.type_names) + self.e_type[elements]
-        if to_side is not None:
-            key = 2 * key + to_side
+        if role is not None:
+            key = len(_ROLES) * key + role
         extents = cols.e_cstart[elements], cols.e_cend[elements]
         first: np.ndarray = elements[fast.first_same(self.batch.canons, key, *extents, which=self.e_file[elements])]
         return first
 
     def built_once(
-        self, elements: np.ndarray, to_side: np.ndarray | None = None, up: int = 1
+        self, elements: np.ndarray, role: np.ndarray | None = None, up: int = 1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The walk's memo over subjects ``elements`` (document order; with ``to_side``, per role): the ones built
+        """The walk's memo over subjects ``elements`` (document order; with ``role``, per side role): the ones built
         (first occurrences), the element each build's values, lines and paths are read from (the first occurrence
         in any role: the walk's dict), per element the index of the build it is (-1: none), and per element ``up``
         levels above a subject (its side, or its transaction) the index of the build that subject is (-1: none).
 
         A party's subject tag is the same in every role (``account``, not ``from_account``): the walk builds a
-        subtree again in a new role, from the dict of its first occurrence."""
+        subtree again in a new role, from the dict of its first occurrence. An activity report's party is built
+        every time (the walk keeps no memo of builds for them; ingest merges repeated mentions as aliases)."""
         same = self.firsts(elements)
-        first = same if to_side is None else self.firsts(elements, to_side)
+        first = same if role is None else self.firsts(elements, role)
+        if role is not None:
+            first = np.where(role == _ROLES.index("report_party"), elements, first)
         built, src = elements[first == elements], same[first == elements]
         index = np.full(self.n, -1, dtype=np.int64)
         index[built] = np.arange(len(built))
@@ -552,21 +563,24 @@ class _FrameReader:
         if (taken.source < 0).any() or (taken.target < 0).any():  # pragma: no cover - FI-V003, certified
             raise fast.Decline("a transaction without a from or a to side")
         side_of = {"from": taken.source, "to": taken.target}
-        side_role = taken.roles(self.n)  # per element: 1 a from side, 2 a to side, else 0
+        # per element: its side role (_ROLES: 1 a from side, 2 a to side, 3 an activity report's party, else 0)
+        side_role = taken.roles(self.n)
+        side_role[self.e_type == c.type_index["report_party"]] = _ROLES.index("report_party")
         # a client's side: t_from_my_client/t_to_my_client, or a party whose subject is a client's
         side_client = fast.among(self.e_type, [c.type_index[t] for t in _CLIENT_SIDES], len(c.type_names))
-        side_client[self.e_parent[self.with_field(("party", f"{k}_my_client") for k in _KINDS)]] = True
+        side_client[self.e_parent[self.with_field((p, f"{k}_my_client") for p in _PARTIES for k in _KINDS)]] = True
 
         def side_subjects(kind: str) -> tuple[np.ndarray, np.ndarray]:
-            """The subjects of ``kind`` of the sides (document order), and whether each is in a to side."""
+            """The subjects of ``kind`` of the sides and report parties (document order), and the role of each."""
             pairs = [(f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client")]
-            subjects = self.with_field([*pairs, ("party", kind), ("party", f"{kind}_my_client")])
-            role = side_role[self.e_parent[subjects]]
-            return subjects[role > 0], role[role > 0] == 2
+            subjects = self.with_field([*pairs, *((p, f"{kind}{x}") for p in _PARTIES for x in ("", "_my_client"))])
+            role = side_role[self.e_parent[subjects]].astype(np.int64)
+            return subjects[role > 0], role[role > 0]
 
         def role_of(built: np.ndarray) -> np.ndarray:
-            """The side role of each side subject built."""
-            return np.where(side_role[self.e_parent[built]] == 1, "from", "to")
+            """The role of each side subject built."""
+            roles: np.ndarray = np.asarray(_ROLES)[side_role[self.e_parent[built]]]
+            return roles
 
         # accounts: the first occurrence of each distinct account subtree in a role is built (the walk's memo per
         # report); per side element: its build
@@ -928,10 +942,12 @@ class _FrameReader:
 
         # -- the headers: their mentions are numbered after the transactions'
         tx_count = np.bincount(tx_file, minlength=n_files)
+        party_count = np.bincount(self.e_file[self.e_type == c.type_index["report_party"]], minlength=n_files)
         units = []
         extra: list[dict[str, Any]] = []
         for f, (reader, report) in enumerate(zip(self.readers, reports, strict=True)):
             report.transactions = reader.stats["transactions"] = int(tx_count[f])
+            report.parties = reader.stats["report_parties"] = int(party_count[f])
             reader._seq = int(totals[f])
             root = int(self.batch.e_start[f])
             header = self.element(root, report.path, skip=_REPORT_STREAM_WRAPPERS)
@@ -979,7 +995,12 @@ class _FrameReader:
             tables = {name: finish(name, frame) for name, frame in tables.items()}
         split = {name: _by_file(frame, n_files) for name, frame in tables.items()}
         return [
-            ColumnRead({name: split[name][f] for name in tables}, aliases[f], dict(units[f].report.__dict__))
+            ColumnRead(
+                {name: split[name][f] for name in tables},
+                aliases[f],
+                dict(units[f].report.__dict__),
+                int(party_count[f]),
+            )
             for f in range(n_files)
         ]
 
