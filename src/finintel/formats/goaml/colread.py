@@ -325,9 +325,14 @@ class _FrameReader:
         A party's subject tag is the same in every role (``account``, not ``from_account``): the walk builds a
         subtree again in a new role, from the dict of its first occurrence. An activity report's party is built
         every time (the walk keeps no memo of builds for them; ingest merges repeated mentions as aliases)."""
-        same = self.firsts(elements)
-        first = same if role is None else self.firsts(elements, role)
+        same = first = self.firsts(elements)
         if role is not None:
+            # a bi-party side's subject has its role in its tag (from_account, to_account), a party's has not: only
+            # those need the role in the key (and are never the same subtree as a bi-party side's subject)
+            party = self.e_type[self.e_parent[elements]] == self.c.type_index["party"]
+            if party.any():
+                first = same.copy()
+                first[party] = self.firsts(elements[party], role[party])
             first = np.where(role == _ROLES.index("report_party"), elements, first)
         built, src = elements[first == elements], same[first == elements]
         index = np.full(self.n, -1, dtype=np.int64)
@@ -557,7 +562,7 @@ class _FrameReader:
 
         # the sides as the walk takes them: t_from/t_to (and their my-client forms), else the first party of the
         # transaction's involved_parties in the role (SND/CND: from, RCV/BEN: to); the other parties are not built
-        taken = fast.transaction_sides(c, self.e_type, self.e_parent, self.batch.values)
+        taken = self.batch.sides()
         transactions = taken.transactions
         n_tx = len(transactions)
         if (taken.source < 0).any() or (taken.target < 0).any():  # pragma: no cover - FI-V003, certified

@@ -314,10 +314,18 @@ class Batch:
     e_file: np.ndarray  # per element: its file
     v_file: np.ndarray  # per value: its file
     canons: tuple[bytes, ...]  # per file: its canonical form (columns.e_cstart/e_cend are offsets in its file's)
+    _sides: Sides | None = None
 
     @property
     def files(self) -> int:
         return len(self.v5)
+
+    def sides(self) -> Sides:
+        """The transactions' sides (:func:`transaction_sides`), found once for the check and the column reader."""
+        if self._sides is None:
+            cols = self.columns
+            self._sides = transaction_sides(self.compiled, cols.e_type, cols.e_parent, self.values)
+        return self._sides
 
     @classmethod
     def of(cls, compiled: Compiled, parts: Sequence[Columns]) -> Batch:
@@ -434,7 +442,7 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
     mark(np.flatnonzero(n_tx + n_parties == 0))  # FI-V010
 
     if n_tx.any():
-        sides = transaction_sides(c, e_type, e_parent, values)
+        sides = batch.sides()
         mark(e_file[sides.transactions[(sides.source < 0) | (sides.target < 0)]])  # FI-V003
         numbered = values.of(gid("transaction", "transactionnumber"))
         mark(np.flatnonzero(np.bincount(v_file[numbered], minlength=n) != n_tx))  # a transaction without a number
