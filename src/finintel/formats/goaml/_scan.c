@@ -416,9 +416,12 @@ static int scan_text(Scanner *sc, Buf *out, int space_only) {
         if (c == ']' && end - p >= 3 && p[1] == ']' && p[2] == '>') { sc->p = p; GIVE_UP(sc, "']]>' in text"); }
         if (c == '\r') {
             if (sc->depth > 0) { sc->p = p; NOT_PLAIN(sc); }
-            sc->line++;
+            /* CR LF and a lone CR are both a line end in the text, but libxml2 (the walk's line numbers) counts a
+             * line at each LF only */
+            int crlf = end - p >= 2 && p[1] == '\n';
+            sc->line += crlf;
             if (out != NULL && buf_put(out, "\n", 1) < 0) return -1;
-            p += (end - p >= 2 && p[1] == '\n') ? 2 : 1;
+            p += crlf ? 2 : 1;
             continue;
         }
         int n = xml_char_len(p, end);
@@ -444,9 +447,10 @@ static int scan_comment(Scanner *sc) {
             sc->p = p;
             GIVE_UP(sc, "'--' in a comment");
         }
-        if (*p == '\r') {
-            sc->line++;
-            p += (end - p >= 2 && p[1] == '\n') ? 2 : 1;
+        if (*p == '\r') { /* counted at the LF of a CR LF only, as libxml2 counts */
+            int crlf = end - p >= 2 && p[1] == '\n';
+            sc->line += crlf;
+            p += crlf ? 2 : 1;
             continue;
         }
         int n = xml_char_len(p, end);
