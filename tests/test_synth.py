@@ -292,6 +292,25 @@ def test_goaml_reads_back_to_the_tabular_ids(out: Path) -> None:
     assert set(from_goaml.parties["party_id"]) <= set(from_table.parties["party_id"])
 
 
+def test_goaml_in_the_multi_party_form_reads_back_to_the_same_store(out: Path, tmp_path: Path, cli) -> None:
+    """goaml_multi_party: a share of the reporting entities writes SND/RCV parties instead of t_from/t_to; the
+    files validate and ingest into the same transactions, parties, accounts and relations."""
+    config = tmp_path / "multi.toml"
+    config.write_text(f"transactions = {N}\nseed = 11\ngoaml_multi_party = 0.5\n")
+    cli("synth", "--config", config, "--out", tmp_path / "multi", "--format", "goaml")
+    files = sorted((tmp_path / "multi" / "goaml").glob("*.xml"))
+    forms = [("<involved_parties>" in text, "<t_from" in text) for text in (f.read_text() for f in files)]
+    assert all(multi != bi for multi, bi in forms)  # one form or the other per report
+    rentities = {f.name.split("_")[0] for f, (multi, _) in zip(files, forms, strict=True) if multi}
+    assert 0 < len(rentities) < len({f.name.split("_")[0] for f in files})  # per reporting entity, some of them
+    assert validate_paths([tmp_path / "multi" / "goaml"], now=NOW).valid
+    stores = [ingest([folder], now=NOW).store for folder in (out / "goaml", tmp_path / "multi" / "goaml")]
+    tables = {"transactions": "transaction_id", "parties": "party_id", "accounts": "account_id"}
+    for table, key in {**tables, "relations": "relation_id"}.items():
+        bi, multi = (s.tables[table].sort(key) for s in stores)
+        assert bi.drop("source_file", strict=False).equals(multi.drop("source_file", strict=False)), table
+
+
 def test_reports_have_realistic_sizes(out: Path, data) -> None:
     sizes = data["transactions"].group_by("report_id").len()["len"]
     assert sizes.max() <= 2000 and len(list((out / "goaml").glob("*.xml"))) == data["reports"].height

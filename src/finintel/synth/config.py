@@ -84,6 +84,13 @@ class SynthConfig(_Model):
     min_instances: int = Field(default=2, ge=0, description="default instances per typology at least")
     decoys_per_100k: float = Field(default=2.0, ge=0, description="default instances per decoy kind per 100k")
     max_report_size: int = Field(default=2000, ge=10, description="most transactions in one goAML report")
+    goaml_multi_party: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the reporting entities whose goAML reports give each transaction's sides as sender and "
+        "receiver parties (involved_parties, goAML's multi-party form) instead of t_from/t_to",
+    )
     typologies: dict[str, Knobs] = Field(default_factory=lambda: dict(DEFAULT_KNOBS))
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,7 +250,7 @@ def write(
         written += write_dataset(result.tables, out / "tabular", "parquet")
     if fmt in ("goaml", "both"):
         say("writing goAML reports")
-        written += write_goaml(result, out / "goaml")
+        written += write_goaml(result, out / "goaml", multi_party=config.goaml_multi_party, seed=config.seed)
     for name, frame in (("labels", result.labels), ("decoys", result.decoys)):
         frame.write_parquet(out / f"{name}.parquet", compression="zstd")
         frame.write_csv(out / f"{name}.csv")
@@ -266,7 +267,9 @@ def write(
     return written
 
 
-def write_goaml(result: SynthResult, folder: Path) -> list[Path]:
+def write_goaml(result: SynthResult, folder: Path, *, multi_party: float = 0.0, seed: int = 0) -> list[Path]:
+    """One goAML file per report; the reports of a ``multi_party`` share of the reporting entities (drawn with
+    ``seed``) give their transactions' sides as involved parties."""
     folder.mkdir(parents=True, exist_ok=True)
     t = result.tables
     parties = {r["party_id"]: r for r in t["parties"].iter_rows(named=True)}
@@ -300,10 +303,13 @@ def write_goaml(result: SynthResult, folder: Path) -> list[Path]:
         "to_country_x",
     ]
     by_report = prepare(t["transactions"]).select(cols).partition_by("report_id", as_dict=True, maintain_order=True)
+    rentities = sorted(locations)
+    multi = set(random.Random(seed).sample(rentities, round(multi_party * len(rentities))))
     for report in t["reports"].iter_rows(named=True):
         part = by_report.get((report["report_id"],))
         rows = part.iter_rows(named=True) if part is not None else iter(())
         path = folder / f"{report['report_id'].replace(':', '_')}.xml"
-        write_report_file(path, writer, report, rows, institution_of, locations[int(report["rentity_id"])])
+        rentity = int(report["rentity_id"])
+        write_report_file(path, writer, report, rows, institution_of, locations[rentity], rentity in multi)
         files.append(path)
     return files

@@ -1,7 +1,8 @@
 """goAML XML writer: model tables -> one report file per report, written as a stream.
 
 Each transaction's sides are written in the ``_my_client`` form when the side's account is held at the reporting
-institution (or, for a cash side, when the depositor is that institution's customer), else in the counterparty form.
+institution (or, for a cash side, when the depositor is that institution's customer), else in the counterparty form;
+as ``t_from``/``t_to`` or, for a report written in the multi-party form, as SND/RCV parties in ``involved_parties``.
 Accounts carry their holder (``t_entity`` for organizations, a primary ``signatory`` for persons) and organizations
 their directors and owners, so reading the files back gives the same resolved ids as the tables they came from.
 The rendered XML of each account and party is cached: writing is string concatenation per transaction.
@@ -164,37 +165,63 @@ class GoamlWriter:
 
     # -- transactions ----------------------------------------------------------------------------------------------
 
-    def side(self, tx: Mapping[str, Any], side: str, rentity: int, institution_of: Mapping[str, int]) -> str:
+    def side(
+        self,
+        tx: Mapping[str, Any],
+        side: str,
+        rentity: int,
+        institution_of: Mapping[str, int],
+        role: str | None = None,
+    ) -> str:
+        """One side of ``tx``: ``t_from``/``t_to`` (``t_from_my_client``/``t_to_my_client`` for the institution's own
+        client), or with ``role`` an ``involved_parties`` party in that role (its subject ``account``,
+        ``account_my_client``, ``person_my_client``, ...)."""
         account_id = tx[f"{side}_account_id"]
+        party_id = tx[f"{side}_party_id"]
         if account_id is not None:
-            mine = institution_of.get(account_id) == rentity
-            subject = self.account(f"{side}_account", account_id, mine)
-        elif tx[f"{side}_party_id"] is not None:
+            mine, kind = institution_of.get(account_id) == rentity, "account"
+        elif party_id is not None:
             # a cash side: the person is the reporting institution's customer (they hold the other side's account)
-            party_id = tx[f"{side}_party_id"]
-            mine = True
-            party = self.parties[party_id]
-            subject = (
-                self.person(f"{side}_person", party_id)
-                if party["kind"] == "person"
-                else self.entity(f"{side}_entity", party_id)
-            )
+            mine, kind = True, "person" if self.parties[party_id]["kind"] == "person" else "entity"
         else:  # pragma: no cover - generated transactions always have both sides
             raise ValueError(f"transaction {tx['transaction_id']} has no {side} side")
-        tag = f"t_{side}_my_client" if mine else f"t_{side}"
+        tag = f"{side}_{kind}" if role is None else f"{kind}_my_client" if mine else kind
+        subject = (
+            self.account(tag, account_id, mine)
+            if kind == "account"
+            else self.person(tag, party_id)
+            if kind == "person"
+            else self.entity(tag, party_id)
+        )
+        funds, country = tx[f"{side}_funds_x"], tx[f"{side}_country_x"]
+        if role is not None:
+            return (
+                f"<party><role>{role}</role>{subject}<funds_code>{funds}</funds_code><country>{country}</country>"
+                "</party>"
+            )
+        outer = f"t_{side}_my_client" if mine else f"t_{side}"
         return (
-            f"<{tag}><{side}_funds_code>{tx[f'{side}_funds_x']}</{side}_funds_code>{subject}"
-            f"<{side}_country>{tx[f'{side}_country_x']}</{side}_country></{tag}>"
+            f"<{outer}><{side}_funds_code>{funds}</{side}_funds_code>{subject}"
+            f"<{side}_country>{country}</{side}_country></{outer}>"
         )
 
-    def transaction(self, tx: Mapping[str, Any], rentity: int, institution_of: Mapping[str, int]) -> str:
-        """``tx`` is a row of :func:`prepare`: value columns already rendered and escaped (``*_x``)."""
+    def transaction(
+        self, tx: Mapping[str, Any], rentity: int, institution_of: Mapping[str, int], parties: bool = False
+    ) -> str:
+        """``tx`` is a row of :func:`prepare`: value columns already rendered and escaped (``*_x``). With
+        ``parties``, its sides are written as senders and receivers in ``involved_parties`` (the multi-party form)."""
+        if parties:
+            sides = (
+                f"<involved_parties>{self.side(tx, 'from', rentity, institution_of, 'SND')}"
+                f"{self.side(tx, 'to', rentity, institution_of, 'RCV')}</involved_parties>"
+            )
+        else:
+            sides = f"{self.side(tx, 'from', rentity, institution_of)}{self.side(tx, 'to', rentity, institution_of)}"
         return (
             f"<transaction><transactionnumber>{tx['number_x']}</transactionnumber>{tx['description_x']}"
             f"<date_transaction>{tx['timestamp_x']}</date_transaction>"
             f"<transmode_code>{tx['transmode_x']}</transmode_code><amount_local>{tx['amount_x']}</amount_local>"
-            f"{self.side(tx, 'from', rentity, institution_of)}{self.side(tx, 'to', rentity, institution_of)}"
-            "</transaction>\n"
+            f"{sides}</transaction>\n"
         )
 
     def write_report(
@@ -204,7 +231,9 @@ class GoamlWriter:
         transactions: Iterable[Mapping[str, Any]],
         institution_of: Mapping[str, int],
         location: Mapping[str, str] | None = None,
+        parties: bool = False,
     ) -> int:
+        """Write one report; with ``parties``, its transactions in the multi-party form (``involved_parties``)."""
         rentity = int(report["rentity_id"])
         loc = ""
         if location:
@@ -223,7 +252,7 @@ class GoamlWriter:
         )
         n = 0
         for tx in transactions:
-            out.write(self.transaction(tx, rentity, institution_of))
+            out.write(self.transaction(tx, rentity, institution_of, parties))
             n += 1
         indicators = report.get("indicators") or []
         if indicators:
@@ -268,6 +297,7 @@ def write_report_file(
     transactions: Iterable[Mapping[str, Any]],
     institution_of: Mapping[str, int],
     location: Mapping[str, str] | None = None,
+    parties: bool = False,
 ) -> int:
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        return writer.write_report(fh, report, transactions, institution_of, location)
+        return writer.write_report(fh, report, transactions, institution_of, location, parties)
