@@ -511,9 +511,9 @@ def test_the_multi_party_form_of_a_report_gives_its_graph(synth_goaml: list[Path
         report(transaction("A"), transaction("B", sides=MY_CLIENT_FROM.format(ident="") + TO_ENTITY)),  # walked
         # a lone CR is a line end in the text but not a line for libxml2 (the walk's lines): in a header value, a
         # transaction's value and a comment, before the rows whose lines are taken
-        CLEAN.replace(">100<", ">100\r<").replace(">Bank A<", ">Bank\rA<").replace(
-            "<transaction>", "<!-- a\rb --><transaction>"
-        ),
+        CLEAN.replace(">100<", ">100\r<")
+        .replace(">Bank A<", ">Bank\rA<")
+        .replace("<transaction>", "<!-- a\rb --><transaction>"),
     ],
     ids=["plain", "wrapped", "repeated", "foreign", "persons", "entity", "lone CR"],
 )
@@ -683,6 +683,32 @@ ACCOUNT_SEEDS = [
 # walk builds it again, from its first occurrence); parties listed receiver first; a client's parties; parties that
 # are no side; a side left bi-party; foreign-currency blocks on parties
 _SWAPPED = [("SND", "RCV"), ("RCV", "SND"), ("CND", "BEN")]
+# subjects written without whitespace, so that the same subtree in another place has the same bytes
+_HOLDCO = "<t_entity><name>Holdco</name></t_entity>"
+_SIGNER = "<signatory><t_person><first_name>Sig</first_name><last_name>Ned</last_name></t_person></signatory>"
+
+
+def _entity(name: str) -> str:
+    return f"<entity><name>{name}</name><incorporation_country_code>CY</incorporation_country_code></entity>"
+
+
+def _held(number: str, related: str) -> str:
+    """An account held by an organization with a subsidiary ``related``."""
+    return (
+        f"<account><institution_name>Bank X</institution_name><account>{number}</account><t_entity><name>Top</name>"
+        "<related_entities><related_entity><entity_entity_relation>SUB</entity_entity_relation>"
+        f"{_entity(related)}</related_entity></related_entities></t_entity></account>"
+    )
+
+
+_ACC_X = _held("1", "Sub")
+_ACC_Y = f"<account><institution_name>Bank Y</institution_name><account>555</account>{_HOLDCO}{_SIGNER}</account>"
+
+
+def _party(role: str, subject: str) -> str:
+    return f"<party><role>{role}</role>{subject}<funds_code>K</funds_code><country>DE</country></party>"
+
+
 ACCOUNT_SEEDS += [
     as_parties(ACCOUNT_SEEDS[0], _SWAPPED),
     as_parties(ACCOUNT_SEEDS[1], _SWAPPED[1:]),
@@ -692,6 +718,26 @@ ACCOUNT_SEEDS += [
     as_parties(ACCOUNT_SEEDS[5], keep="to", extra=SECOND_SENDER),
     as_parties(ACCOUNT_SEEDS[6], _SWAPPED[::-1]),
     as_parties(report(transaction("A", sides=FOREIGN), transaction("B", sides=FOREIGN_TO_VALID)), _SWAPPED),
+    # parties that are no side but hold the first occurrence of a subtree a side has later (the walk's dict of it):
+    # the same account as a later receiver, a holder, a signatory, an organization that is also a related entity
+    *(
+        report(
+            transaction(
+                "A",
+                sides=f"<involved_parties>{_party('SND', _ACC_X)}{_party('INT', first)}"
+                f"{_party('RCV', later)}</involved_parties>",
+            ),
+            transaction(
+                "B", sides=f"<involved_parties>{_party('SND', later)}{_party('RCV', _ACC_X)}</involved_parties>"
+            ),
+        )
+        for first, later in [
+            (_ACC_Y, _ACC_Y),
+            (_ACC_Y, _ACC_Y.replace(">555<", ">556<")),  # another account: the same holder and signatory
+            (_held("2", "Rel3"), _entity("Rel3")),  # a related entity first, then a subject
+            (_entity("Rel4"), _held("3", "Rel4")),  # a subject first, then a related entity
+        ]
+    ),
     # activity reports: every party is built (repeats become aliases), whatever its subject
     *(as_activity(ACCOUNT_SEEDS[i]) for i in range(7)),
     # two accounts with signatories that swap roles: the second builds of both come after the first builds

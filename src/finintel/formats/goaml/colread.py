@@ -314,8 +314,16 @@ class _FrameReader:
         first: np.ndarray = elements[fast.first_same(self.batch.canons, key, *extents, which=self.e_file[elements])]
         return first
 
+    def first_map(self, candidates: np.ndarray) -> np.ndarray:
+        """Per element of the document: the first of ``candidates`` (document order) with its type and canonical
+        subtree, -1 for an element that is no candidate. The walk's memo of walks gives every element the dict of
+        the first such element anywhere in the report: the candidates must include every first occurrence."""
+        out = np.full(self.n, -1, dtype=np.int64)
+        out[candidates] = self.firsts(candidates)
+        return out
+
     def built_once(
-        self, elements: np.ndarray, role: np.ndarray | None = None, up: int = 1
+        self, elements: np.ndarray, role: np.ndarray | None = None, up: int = 1, anywhere: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The walk's memo over subjects ``elements`` (document order; with ``role``, per side role): the ones built
         (first occurrences), the element each build's values, lines and paths are read from (the first occurrence
@@ -324,8 +332,10 @@ class _FrameReader:
 
         A party's subject tag is the same in every role (``account``, not ``from_account``): the walk builds a
         subtree again in a new role, from the dict of its first occurrence. An activity report's party is built
-        every time (the walk keeps no memo of builds for them; ingest merges repeated mentions as aliases)."""
-        same = first = self.firsts(elements)
+        every time (the walk keeps no memo of builds for them; ingest merges repeated mentions as aliases).
+        ``anywhere`` (:meth:`first_map`) places that first occurrence among more elements than ``elements``: a
+        party that is no side, an organization's related entity (the same tag and type as a party's)."""
+        same = first = self.firsts(elements) if anywhere is None else anywhere[elements]
         if role is not None:
             # a bi-party side's subject has its role in its tag (from_account, to_account), a party's has not: only
             # those need the role in the key (and are never the same subtree as a bi-party side's subject)
@@ -575,10 +585,14 @@ class _FrameReader:
         side_client = fast.among(self.e_type, [c.type_index[t] for t in _CLIENT_SIDES], len(c.type_names))
         side_client[self.e_parent[self.with_field((p, f"{k}_my_client") for p in _PARTIES for k in _KINDS)]] = True
 
+        def subjects_anywhere(kind: str) -> np.ndarray:
+            """The subjects of ``kind`` of the sides, of every party (a side or not) and of the report parties."""
+            pairs = [(f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client")]
+            return self.with_field([*pairs, *((p, f"{kind}{x}") for p in _PARTIES for x in ("", "_my_client"))])
+
         def side_subjects(kind: str) -> tuple[np.ndarray, np.ndarray]:
             """The subjects of ``kind`` of the sides and report parties (document order), and the role of each."""
-            pairs = [(f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client")]
-            subjects = self.with_field([*pairs, *((p, f"{kind}{x}") for p in _PARTIES for x in ("", "_my_client"))])
+            subjects = subjects_anywhere(kind)
             role = side_role[self.e_parent[subjects]].astype(np.int64)
             return subjects[role > 0], role[role > 0]
 
@@ -589,22 +603,26 @@ class _FrameReader:
 
         # accounts: the first occurrence of each distinct account subtree in a role is built (the walk's memo per
         # report); per side element: its build
-        built, src, _, account_j = self.built_once(*side_subjects("account"))
+        accounts_anywhere = subjects_anywhere("account")
+        first_account = self.first_map(accounts_anywhere)
+        built, src, _, account_j = self.built_once(*side_subjects("account"), anywhere=first_account)
         nb = len(built)
         account_my_client = fast.among(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]], len(c.type_names))
         account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
-        side_built, side_src, _, side_person_j = self.built_once(*side_subjects("person"))
+        first_person = self.first_map(subjects_anywhere("person"))
+        side_built, side_src, _, side_person_j = self.built_once(*side_subjects("person"), anywhere=first_person)
         side_person_role = role_of(side_built)
         side_person_client = side_client[self.e_parent[side_built]]
 
-        # (a subject's first occurrence is inside a source account: an account built later from a later occurrence
-        # repeats an earlier one, so anything in it has an identical earlier copy; so the first occurrences are looked
-        # for there only)
-        holders_all = self.with_field((t, "t_entity") for t in _ACCOUNTS)
-        holder = self.child_of(holders_all)[src]  # per build: its source's holder element or -1
+        # (a subject's first occurrence is inside the first occurrence of an account: a later one repeats an earlier
+        # one, so anything in it has an identical earlier copy; so the first occurrences are looked for there only)
+        first_accounts = np.unique(first_account[accounts_anywhere])
+        holder_of = self.child_of(self.with_field((t, "t_entity") for t in _ACCOUNTS))
+        first_holder = self.first_map(holder_of[first_accounts][holder_of[first_accounts] >= 0])
+        holder = holder_of[src]  # per build: its source's holder element or -1
         has_holder = holder >= 0
-        holder_first = self.firsts(holder[has_holder])
+        holder_first = first_holder[holder[has_holder]]
 
         # an account's signatories, then its related persons (goAML 5; the walk appends them to the signatories,
         # and the schema puts them after): in document order, those of each build's source account
@@ -622,16 +640,21 @@ class _FrameReader:
         # per build, the signatories of its source account (a source is built once per role) and their ordinals
         # (rows are numbered below, not taken in this order)
         by_src = np.argsort(src, kind="stable")
+        all_signatories = signatories
         signatories, sig_row, ordinal, _ = self.children_per_row(signatories, owner, src[by_src])
         sig_j = by_src[sig_row]
-        persons_all = self.with_field((t, "t_person") for t in _SIGNATORIES)
-        sig_person = self.child_of(persons_all)[signatories]
+        person_of = self.child_of(self.with_field((t, "t_person") for t in _SIGNATORIES))
+        sig_person = person_of[signatories]
         if (sig_person < 0).any():  # pragma: no cover - t_person is required, certified
             raise fast.Decline("a signatory without a person")
-        sig_person = self.firsts(sig_person)
+        signers = person_of[all_signatories[fast.among(owner, first_accounts, self.n)]]  # of first occurrences
+        sig_person = self.first_map(signers)[sig_person]
 
         # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
-        entity_built, entity_src, _, side_entity_j = self.built_once(*side_subjects("entity"))
+        # a party's organization has the tag and type of a related entity (entity, t_entity): one memo for both
+        related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
+        first_entity = self.first_map(np.union1d(subjects_anywhere("entity"), related_all))
+        entity_built, entity_src, _, side_entity_j = self.built_once(*side_subjects("entity"), anywhere=first_entity)
         side_entity_role = role_of(entity_built)
         side_entity_client = side_client[self.e_parent[entity_built]]
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
@@ -647,10 +670,7 @@ class _FrameReader:
         director, director_h, director_k, n_dir = self.children_per_row(directors, self.e_parent[directors], boards)
         items = self.with_field([("related_entities", "related_entity")])
         item, item_h, item_k, n_rel = self.children_per_row(items, self.e_parent[self.e_parent[items]], boards)
-        related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
-        first_related = np.full(self.n, -1, dtype=np.int64)
-        first_related[related_all] = self.firsts(related_all)
-        related = first_related[self.child_of(related_all)[item]]
+        related = first_entity[self.child_of(related_all)[item]]
         if (related < 0).any():  # pragma: no cover - entity is required, certified
             raise fast.Decline("a related entity without its entity")
 
