@@ -69,7 +69,9 @@ def test_invalid_sample_goes_to_the_walk() -> None:
 @pytest.fixture(scope="module")
 def synth_goaml(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = tmp_path_factory.mktemp("synth") / "goaml"
-    files = sorted(write_goaml(generate(SynthConfig(transactions=3000, seed=7)), out))
+    # half of the reporting entities in the multi-party form (involved_parties), the others with t_from/t_to
+    files = sorted(write_goaml(generate(SynthConfig(transactions=3000, seed=7)), out, multi_party=0.5, seed=7))
+    assert any("<involved_parties>" in f.read_text() for f in files)
     assert files
     return files
 
