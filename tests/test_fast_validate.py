@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from lxml import etree
 from polars.testing import assert_frame_equal
 
-from conftest import NOW, SAMPLE, report, transaction
+from conftest import FROM_ACCOUNT, NOW, SAMPLE, TO_ACCOUNT, report, transaction
 from finintel import codes
 from finintel.formats.goaml import colread, fast
 from finintel.formats.goaml.reader import GoamlReader
@@ -772,6 +772,52 @@ def mutated_account_report(draw: st.DrawFn) -> str:
         else:
             del lines[i]
     return "\n".join(lines)
+
+
+# subjects for arrangements of parties: repeated in any role, by a party that is a side or not, as an organization
+# and as a related entity, a client's account (its holder a client's organization)
+_PARTY_SUBJECTS = [
+    _ACC_X,
+    _ACC_Y,
+    _ACC_Y.replace(">555<", ">556<"),
+    _held("2", "Rel3"),
+    _entity("Rel3"),
+    _entity("Sub"),
+    "<person><first_name>Pia</first_name><last_name>Sol</last_name></person>",
+    "<account_my_client><institution_name>Bank Y</institution_name><account>557</account>"  # a client's
+    "<t_entity><name>Holdco</name><incorporation_number>H1</incorporation_number>"
+    "<incorporation_country_code>DE</incorporation_country_code></t_entity><signatory><t_person>"
+    "<first_name>Sig</first_name><last_name>Ned</last_name><birthdate>1990-01-01T00:00:00</birthdate><ssn>7</ssn>"
+    "<nationality1>DE</nationality1></t_person></signatory></account_my_client>",
+]
+_ROLE_CODES = ["SND", "RCV", "CND", "BEN", "INT", "OTH"]
+
+
+@st.composite
+def arranged_parties(draw: st.DrawFn) -> str:
+    """A report whose transactions have a sender, a receiver and up to two more parties in any roles, in any order,
+    their subjects drawn (with repeats) from a small pool; some keep a bi-party side."""
+    subject = st.sampled_from(_PARTY_SUBJECTS)
+    transactions = []
+    for n in range(draw(st.integers(1, 4))):
+        parties = [
+            (draw(st.sampled_from(["SND", "CND"])), draw(subject)),
+            (draw(st.sampled_from(["RCV", "BEN"])), draw(subject)),
+            *draw(st.lists(st.tuples(st.sampled_from(_ROLE_CODES), subject), max_size=2)),
+        ]
+        block = "".join(_party(role, subject) for role, subject in draw(st.permutations(parties)))
+        bi = draw(st.sampled_from(["", FROM_ACCOUNT, TO_ACCOUNT]))
+        transactions.append(transaction(f"P{n}", sides=f"{bi}<involved_parties>{block}</involved_parties>"))
+    return report(*transactions)
+
+
+@FUZZ
+@given(arranged_parties())
+def test_any_arrangement_of_parties_is_read_from_the_columns_as_the_walk(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.xml"
+        path.write_text(text, encoding="utf-8")
+        event("columns" if assert_same_read(path) else "walked")
 
 
 def test_account_seeds_are_read_from_the_columns(write) -> None:
