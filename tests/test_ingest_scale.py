@@ -90,7 +90,8 @@ def test_readahead_runs_a_window_ahead_of_the_batches_sent(monkeypatch: pytest.M
     monkeypatch.setattr(ingest_module, "BATCH_FILES", 2)
     inputs = ingest_module.discover([SYNTH_GOAML])
     ingestor = ingest_module.Ingestor(now=NOW)
-    ingest_module._ingest_batches(ingestor, inputs, None, _RecordingPool(events), 2)  # type: ignore[arg-type]
+    sizes = {item.path: item.path.stat().st_size for item in inputs}
+    ingest_module._ingest_batches(ingestor, inputs, sizes, None, _RecordingPool(events), 2)  # type: ignore[arg-type]
     files = [str(item.path) for item in inputs]
     assert [p for e, p in events if e == "advised"] == files
     assert [p for e, p in events if e == "sent"] == files

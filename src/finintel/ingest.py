@@ -1200,11 +1200,13 @@ def ingest(
             ingestor.add_store(base)
         jobs = default_jobs() if jobs is None else max(1, jobs)
         goaml = [item for item in inputs if item.kind == "goaml"]
-        if jobs > 1 and len(goaml) > 1 and _total_bytes(goaml) >= PARALLEL_MIN_BYTES:
+        # each goAML file's size, looked at once: whether workers pay, the batches, the readahead window
+        sizes = {item.path: _file_size(item.path) for item in goaml}
+        if jobs > 1 and len(goaml) > 1 and sum(sizes[item.path] for item in goaml) >= PARALLEL_MIN_BYTES:
             with _worker_pool(min(jobs, len(goaml))) as pool:
-                _ingest_batches(ingestor, inputs, progress, pool, 2 * jobs)
+                _ingest_batches(ingestor, inputs, sizes, progress, pool, 2 * jobs)
         else:
-            _ingest_batches(ingestor, inputs, progress, None, 0)
+            _ingest_batches(ingestor, inputs, sizes, progress, None, 0)
         return ingestor.finish()
     finally:
         if collecting:
@@ -1273,10 +1275,6 @@ def _file_size(path: Path) -> int:
         return 0
 
 
-def _total_bytes(items: list[Input]) -> int:
-    return sum(_file_size(item.path) for item in items)
-
-
 def _prefetch(paths: Iterable[Path]) -> None:
     """Ask the kernel to start reading these files into the page cache (asynchronous readahead), so that the worker
     that reads them later does not wait for the disk: reading from disk overlaps with the work on earlier batches.
@@ -1301,6 +1299,7 @@ def _prefetch(paths: Iterable[Path]) -> None:
 def _ingest_batches(
     ingestor: Ingestor,
     inputs: list[Input],
+    sizes: Mapping[Path, int],
     progress: Callable[[Input], None] | None,
     pool: ProcessPoolExecutor | None,
     ahead: int,
@@ -1310,7 +1309,6 @@ def _ingest_batches(
     pending: deque[Future[list[GoamlRead]] | list[GoamlRead]] = deque()
     batch: list[tuple[Path, str]] = []
     size = 0
-    sizes = {item.path: _file_size(item.path) for item in inputs if item.kind == "goaml"}  # for batches and readahead
     # readahead for the workers: the goAML files up to PREFETCH_BYTES beyond those sent, from the start on (the
     # disk reads while the workers start and while the batches before are worked on)
     ahead_paths = [item.path for item in inputs if item.kind == "goaml"] if pool is not None else []
