@@ -590,9 +590,9 @@ class _FrameReader:
             pairs = [(f"t_{s}{x}", f"{s}_{kind}") for s in ("from", "to") for x in ("", "_my_client")]
             return self.with_field([*pairs, *((p, f"{kind}{x}") for p in _PARTIES for x in ("", "_my_client"))])
 
-        def side_subjects(kind: str) -> tuple[np.ndarray, np.ndarray]:
-            """The subjects of ``kind`` of the sides and report parties (document order), and the role of each."""
-            subjects = subjects_anywhere(kind)
+        def side_subjects(subjects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Of ``subjects`` (:func:`subjects_anywhere`), those of the sides and report parties, and the role of
+            each."""
             role = side_role[self.e_parent[subjects]].astype(np.int64)
             return subjects[role > 0], role[role > 0]
 
@@ -605,13 +605,16 @@ class _FrameReader:
         # report); per side element: its build
         accounts_anywhere = subjects_anywhere("account")
         first_account = self.first_map(accounts_anywhere)
-        built, src, _, account_j = self.built_once(*side_subjects("account"), anywhere=first_account)
+        built, src, _, account_j = self.built_once(*side_subjects(accounts_anywhere), anywhere=first_account)
         nb = len(built)
         account_my_client = fast.among(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]], len(c.type_names))
         account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
-        first_person = self.first_map(subjects_anywhere("person"))
-        side_built, side_src, _, side_person_j = self.built_once(*side_subjects("person"), anywhere=first_person)
+        persons_anywhere = subjects_anywhere("person")
+        first_person = self.first_map(persons_anywhere)
+        side_built, side_src, _, side_person_j = self.built_once(
+            *side_subjects(persons_anywhere), anywhere=first_person
+        )
         side_person_role = role_of(side_built)
         side_person_client = side_client[self.e_parent[side_built]]
 
@@ -653,8 +656,11 @@ class _FrameReader:
         # organizations as a side's subject: built like a holder (directors, related entities), no holding relation
         # a party's organization has the tag and type of a related entity (entity, t_entity): one memo for both
         related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
-        first_entity = self.first_map(np.union1d(subjects_anywhere("entity"), related_all))
-        entity_built, entity_src, _, side_entity_j = self.built_once(*side_subjects("entity"), anywhere=first_entity)
+        entities_anywhere = subjects_anywhere("entity")
+        first_entity = self.first_map(np.union1d(entities_anywhere, related_all))
+        entity_built, entity_src, _, side_entity_j = self.built_once(
+            *side_subjects(entities_anywhere), anywhere=first_entity
+        )
         side_entity_role = role_of(entity_built)
         side_entity_client = side_client[self.e_parent[entity_built]]
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
