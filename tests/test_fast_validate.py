@@ -12,19 +12,22 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from lxml import etree
 from polars.testing import assert_frame_equal
 
 from conftest import FROM_ACCOUNT, NOW, SAMPLE, TO_ACCOUNT, report, transaction
 from finintel import codes
-from finintel.formats.goaml import colread, fast
+from finintel.formats.goaml import bigread, colread, fast
 from finintel.formats.goaml.reader import GoamlReader
+from finintel.ingest import FileRead
 from finintel.problems import FileReport
 from finintel.synth.config import SynthConfig
 from finintel.synth.generate import generate, write_goaml
@@ -444,26 +447,72 @@ def test_mutated_bytes_never_crash_the_compiled_pass(data: bytes) -> None:
 # -- ingest from the columns -----------------------------------------------------------------------------------------
 
 
-def assert_same_read(path: Path) -> bool:
-    """read_goaml_file through the columns (when it takes the file) gives exactly the walk's buffer."""
-    from polars.testing import assert_frame_equal
+_TABLES = ("transactions", "party_mentions", "account_mentions", "relations")
+_BUFFERED = ("reports", "rejects", "alias", "parties_by_report", "rejected_parties_by_report")
 
+
+def buffered(read: FileRead) -> tuple[tuple[Any, ...], dict[str, pl.DataFrame]]:
+    """What a read leaves in its buffer (the frames are taken out of it: Buffer.frame releases them)."""
+    meta = (read.problems, read.stats, read.fatal, *(getattr(read.buf, attr) for attr in _BUFFERED))
+    return meta, {table: read.buf.frame(table) for table in _TABLES}
+
+
+def assert_same_buffer(read: FileRead, walked: tuple[tuple[Any, ...], dict[str, pl.DataFrame]]) -> None:
+    meta, frames = buffered(read)
+    assert meta == walked[0]
+    for table in _TABLES:
+        assert_frame_equal(frames[table], walked[1][table])
+
+
+def read_in_chunks(path: Path, chunk_bytes: int) -> tuple[FileRead, bool]:
+    """read_goaml_file with ``path`` taken for a big file (read in chunks of ``chunk_bytes``), and whether the
+    chunks were read from the columns (else it was walked)."""
+    from finintel.ingest import read_goaml_file
+
+    profile = codes.default_profile()
+    saved = fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES
+    fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES = 0, chunk_bytes
+    try:
+        read = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64)
+        took = bigread.read_big(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
+    finally:
+        fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES = saved
+    return read, took
+
+
+def assert_same_read(path: Path, chunks: Sequence[int] = (1,)) -> bool:
+    """read_goaml_file through the columns (when it takes the file) gives exactly the walk's buffer; and so does
+    the file read as a big one in chunks of each size of ``chunks`` (bytes; 1: one transaction a chunk)."""
     from finintel.ingest import read_goaml_file
 
     profile = codes.default_profile()
     columns = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64)
-    walked = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False)
-    assert (columns.problems, columns.stats, columns.fatal) == (walked.problems, walked.stats, walked.fatal)
-    for attr in ("reports", "rejects", "alias", "parties_by_report", "rejected_parties_by_report"):
-        assert getattr(columns.buf, attr) == getattr(walked.buf, attr), attr
-    for table in ("transactions", "party_mentions", "account_mentions", "relations"):
-        assert_frame_equal(columns.buf.frame(table), walked.buf.frame(table))
-    return colread.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
+    walked = buffered(read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False))
+    assert_same_buffer(columns, walked)
+    taken = colread.read_columns(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
+    for size in chunks:
+        read, took = read_in_chunks(path, size)
+        assert_same_buffer(read, walked)
+        if took and currently_in_test_context():
+            event("read in chunks")
+    return taken
 
 
 def test_ingest_reads_account_reports_from_the_columns_exactly_as_the_walk(synth_goaml: list[Path]) -> None:
-    taken = [assert_same_read(p) for p in [*synth_goaml, *sorted((SAMPLE / "goaml").glob("*.xml"))]]
+    taken = [assert_same_read(p, chunks=()) for p in [*synth_goaml, *sorted((SAMPLE / "goaml").glob("*.xml"))]]
     assert sum(taken) >= len(synth_goaml) // 2  # most synthetic reports are account to account
+
+
+def test_big_reports_read_in_chunks_are_the_walks(synth_goaml: list[Path]) -> None:
+    """A report over fast.MAX_INGEST_BYTES is read in chunks (bigread), carrying from chunk to chunk what the walk
+    carries over the whole report: its rows are the walk's whatever the chunks' size (one transaction a chunk, a
+    few, a third of the file)."""
+    picked = [*synth_goaml[::25], *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    for path in picked:
+        size = path.stat().st_size
+        assert_same_read(path, chunks=(1, size // 7, size // 3))
+        _, took = read_in_chunks(path, 1)
+        assert took or "<activity>" in path.read_text(encoding="utf-8")  # an activity report is walked
 
 
 def test_the_column_reader_takes_every_element_type_of_the_schema() -> None:
@@ -817,7 +866,116 @@ def test_any_arrangement_of_parties_is_read_from_the_columns_as_the_walk(text: s
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.xml"
         path.write_text(text, encoding="utf-8")
-        event("columns" if assert_same_read(path) else "walked")
+        event("columns" if assert_same_read(path, chunks=(path.stat().st_size // 3,)) else "walked")
+
+
+def test_ingest_reads_big_reports_in_chunks_into_the_same_store(
+    synth_goaml: list[Path], tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ingest and the CLI: reports over fast.MAX_INGEST_BYTES are read in chunks (not walked) and give the
+    store that reading them whole gives, row for row (lines and paths included)."""
+    from finintel.ingest import ingest
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for path in synth_goaml[::10]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    whole = ingest([folder], now=NOW, jobs=1)
+    args = ("--format", "json", "-j", "1")
+    reference = json.loads(cli("ingest", folder, "--out", tmp_path / "whole", *args, code=None).stdout)
+    taken: list[bool] = []
+    real = bigread.read_big
+
+    def counted(*args: Any, **kwargs: Any) -> colread.ColumnRead | None:
+        out = real(*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(bigread, "read_big", counted)
+    monkeypatch.setattr(fast, "MAX_INGEST_BYTES", 0)
+    monkeypatch.setattr(bigread, "CHUNK_BYTES", 16 << 10)
+    chunked = ingest([folder], now=NOW, jobs=1)
+    assert len(taken) == len(list(folder.iterdir())) and all(taken)
+    assert chunked.counts == whole.counts and chunked.counts.reconciles()
+    for table, frame in whole.store.tables.items():
+        assert_frame_equal(chunked.store.tables[table], frame, check_row_order=False)
+    taken.clear()
+    out = cli("ingest", folder, "--out", tmp_path / "store", *args, code=None)
+    assert all(taken) and len(taken) == len(list(folder.iterdir()))
+    assert {**json.loads(out.stdout), "store": None} == {**reference, "store": None}
+
+
+# reports whose chunks could not stand for the whole file: read_big declines and the file is walked
+_DOC = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE report>\n'
+_KIM = "<director_id><first_name>Kim</first_name><last_name>Park</last_name></director_id>"
+_BOARDED = f"<entity><name>A\nB</name>{_KIM}</entity>"
+_BOARDED_REF = f"<entity><name>A&#10;B</name>{_KIM}</entity>"
+NOT_CUT = [
+    ("comment between transactions", report(transaction("A"), "<!-- a note -->", transaction("B"))),
+    ("comment in a transaction", report(transaction("A", extra="<!-- a note -->"), transaction("B"))),
+    ("CDATA in a transaction", report(transaction("A"), transaction("B").replace("SW<", "<![CDATA[SW]]><"))),
+    (
+        "document type",
+        report(transaction("A"), transaction("B")).replace('<?xml version="1.0" encoding="UTF-8"?>\n', _DOC),
+    ),
+    ("an element between transactions", report(transaction("A"), "<reason>late</reason>", transaction("B"))),
+    ("a transaction after the footer", report(transaction("A"), tail="<action>x</action>" + transaction("B"))),
+    ("a number repeated in another chunk", report(transaction("A"), transaction("B"), transaction("A"))),
+    # an organization built in a later chunk from its first occurrence (a party that is no side), whose copy there
+    # has its directors on other lines (a line feed written as a reference in one, as it is in the other)
+    (
+        "a copy laid out on other lines",
+        report(
+            transaction(
+                "A",
+                sides=f"<involved_parties>{_party('SND', _ACC_X)}{_party('INT', _BOARDED)}"
+                f"{_party('RCV', _ACC_Y)}</involved_parties>",
+            ),
+            transaction(
+                "B",
+                sides=f"<involved_parties>{_party('SND', _BOARDED_REF)}{_party('RCV', _ACC_X)}</involved_parties>",
+            ),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), NOT_CUT, ids=[c[0] for c in NOT_CUT])
+def test_a_big_report_its_chunks_cannot_stand_for_is_walked(write, name: str, text: str) -> None:
+    from finintel.ingest import read_goaml_file
+
+    path = write("big.xml", text)
+    read, took = read_in_chunks(path, 1)
+    assert not took
+    walked = read_goaml_file(
+        path, codes.default_profile(), mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False
+    )
+    assert_same_buffer(read, buffered(walked))
+    if name == "a copy laid out on other lines":  # read whole, the column reader takes it (one chunk: no copy)
+        whole, took = read_in_chunks(path, path.stat().st_size)
+        assert took
+        assert_same_buffer(
+            whole,
+            buffered(
+                read_goaml_file(
+                    path, codes.default_profile(), mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False
+                )
+            ),
+        )
+
+
+def test_a_big_report_with_a_comment_before_its_root_is_cut(write) -> None:
+    """Exporters often open a report with a comment: the prolog is not cut, so it does not keep the file whole."""
+    from finintel.ingest import read_goaml_file
+
+    text = report(transaction("A"), transaction("B")).replace("<report>", "<!-- exported -->\n<report>")
+    path = write("big.xml", text)
+    read, took = read_in_chunks(path, 1)
+    assert took
+    walked = read_goaml_file(
+        path, codes.default_profile(), mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False
+    )
+    assert_same_buffer(read, buffered(walked))
 
 
 def test_account_seeds_are_read_from_the_columns(write) -> None:
@@ -831,7 +989,7 @@ def test_a_mutated_report_read_from_the_columns_is_the_walks(text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.xml"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
-        event("columns" if assert_same_read(path) else "walked")
+        event("columns" if assert_same_read(path, chunks=(path.stat().st_size // 3,)) else "walked")
 
 
 def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[Path], write) -> None:

@@ -31,7 +31,7 @@ from finintel import codes
 from finintel.codes import Profile
 from finintel.errors import InputError
 from finintel.formats import tabular
-from finintel.formats.goaml import colread, fast
+from finintel.formats.goaml import bigread, colread, fast
 from finintel.formats.goaml.reader import (
     GoamlReader,
     Mention,
@@ -303,10 +303,10 @@ def read_goaml_file(
     its columns (``colread.read_batch``: the same frames, built column-wise without the lxml walk); any other file
     is walked. ``fast_path=False`` always walks.
     """
-    data = b""  # none: walk it (a file that cannot be read is reported by the walk)
+    data: bytes | None = b""  # none: walk it (a file that cannot be read is reported by the walk)
     if fast_path and fast.available():
         with contextlib.suppress(OSError):
-            data = path.read_bytes() if path.stat().st_size <= fast.MAX_INGEST_BYTES else b""
+            data = path.read_bytes() if path.stat().st_size <= fast.MAX_INGEST_BYTES else None
     return _read_files([(path, mention_prefix, sha256, data)], profile, now=now, memo=memo)[0]
 
 
@@ -360,14 +360,16 @@ def read_goaml_files(
     Each file's bytes are read once: hashed and, when small enough for the column reader, scanned; the files the
     fast path takes are read together (:func:`colread.read_batch`), the others walked one by one."""
     out: list[GoamlRead] = []
-    readable: list[tuple[Path, str, str, bytes]] = []
+    readable: list[tuple[Path, str, str, bytes | None]] = []
     for path, prefix in items:
         try:
+            data: bytes | None
             if fast_path and fast.available() and path.stat().st_size <= fast.MAX_INGEST_BYTES:
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
-            else:
-                data, digest = b"", sha256_file(path)  # streamed: a big file is walked, never held in memory
+            else:  # streamed: a big file is read in chunks (bigread) or walked, never held in memory
+                data = None if fast_path and fast.available() else b""
+                digest = sha256_file(path)
         except OSError as exc:
             out.append(GoamlRead(path, None, None, exc.strerror or str(exc)))
             continue
@@ -381,10 +383,15 @@ def read_goaml_files(
 
 
 def _read_files(
-    files: list[tuple[Path, str, str, bytes]], profile: Profile, *, now: dt.datetime | None, memo: SubtreeMemo | None
+    files: list[tuple[Path, str, str, bytes | None]],
+    profile: Profile,
+    *,
+    now: dt.datetime | None,
+    memo: SubtreeMemo | None,
 ) -> list[FileRead]:
-    """Each file (path, mention prefix, SHA-256, bytes; no bytes: walk it) read from the columns, together with the
-    others, when the fast path takes it; else walked."""
+    """Each file (path, mention prefix, SHA-256, bytes; empty: walk it; ``None``: a big file, read in chunks when
+    the fast path takes it) read from the columns, together with the others, when the fast path takes it; else
+    walked."""
     scanned = [
         (i, data, GoamlReader(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo))
         for i, (path, prefix, digest, data) in enumerate(files)
@@ -396,6 +403,12 @@ def _read_files(
         for (i, _data, reader), read in zip(scanned, columns, strict=True):
             if read is not None and not reader.problems:  # certified files give none; if one did, walk it
                 reads[i] = _column_file_read(read, reader)
+    for i, (path, prefix, digest, data) in enumerate(files):
+        if data is None:
+            reader = GoamlReader(path, profile, mention_prefix=prefix, now=now, sha256=digest, memo=memo)
+            big = bigread.read_big(path, reader, now=now, finish=_finish_frame)
+            if big is not None and not reader.problems:
+                reads[i] = _column_file_read(big, reader)
     return [
         read
         if read is not None

@@ -37,7 +37,9 @@ buffer (synthetic reports, samples, edge cases, hypothesis mutations, multi-part
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +207,30 @@ class ColumnRead:
     parties: int  # the activity report's parties (report_party), each stored with its mentions
 
 
+#: a build made in an earlier chunk of a big file (:class:`Carry`) is referred to by a number from here on
+_EXT = 1 << 48
+
+
+@dataclass
+class Carry:
+    """What the earlier chunks of one big report leave to the next (``bigread``): the chunk is read as the walk reads
+    that part of the whole report.
+
+    The walk keeps, per report, the dict of the first occurrence of every subtree (its memo of walks: values, lines
+    and paths) and the mention made of each subtree in each role (its memo of builds), numbers mentions and
+    relations on from one transaction to the next, and numbers transactions across the report (their paths)."""
+
+    tx_base: int = 0  # transactions in the earlier chunks (the paths' transaction ordinals go on from there)
+    num_base: int = 0  # mention and relation numbers handed out in the earlier chunks
+    last: bool = False  # the report's last chunk: its header's mentions are made (numbered after everything)
+    v5: bool = False  # an earlier chunk had goAML 5 elements (the report's schema version)
+    #: a subtree's digest (type and canonical bytes) -> its first occurrence: line, path and its directors' lines
+    #: relative to it (an organization's directors are read from its first occurrence)
+    firsts: dict[bytes, tuple[int, str, tuple[int, ...]]] = dataclasses.field(default_factory=dict)
+    #: (digest, side role for a party's subject, else 0) -> the mention id it was built as
+    built: dict[tuple[bytes, int], str] = dataclasses.field(default_factory=dict)
+
+
 def read_columns(path: Path, reader: GoamlReader, *, now: dt.datetime | None = None) -> ColumnRead | None:
     """What ``ingest`` would buffer from ``iter(reader)`` for ``path``, when the fast path certifies it clean and every
     element is one the builder takes (:data:`INGEST_TYPES`); else ``None`` (walk it). ``reader`` must be fresh (not
@@ -285,6 +311,14 @@ class _FrameReader:
         self._layouts: dict[int, tuple[np.ndarray, list[str]]] = {}
         self._segments: tuple[np.ndarray, np.ndarray] | None = None
         self.names = pl.Series(self.c.name, dtype=pl.String)
+        # a chunk of a big report (one file in the batch): what earlier chunks left (None: a whole file)
+        self.carry: Carry | None = None
+        self.ext: dict[int, tuple[int, str, tuple[int, ...]]] = {}  # an element whose first occurrence came earlier
+        self.rebase: dict[int, int] = {}  # an element read from an earlier occurrence's copy: that copy's root
+        self.new_firsts: dict[bytes, int] = {}  # first occurrences in this chunk, by digest
+        self.new_builds: list[tuple[np.ndarray, np.ndarray]] = []  # (elements, role keys) built in this chunk
+        self.ext_ids: list[str] = []  # mention ids of builds made earlier, referred to as _EXT + index
+        self._digests: dict[int, bytes] = {}
 
     # -- columns ------------------------------------------------------------------------------------------------
 
@@ -317,18 +351,41 @@ class _FrameReader:
     def first_map(self, candidates: np.ndarray) -> np.ndarray:
         """Per element of the document: the first of ``candidates`` (document order) with its type and canonical
         subtree, -1 for an element that is no candidate. The walk's memo of walks gives every element the dict of
-        the first such element anywhere in the report: the candidates must include every first occurrence."""
+        the first such element anywhere in the report: the candidates must include every first occurrence. In a
+        chunk of a big report, a first occurrence here that an earlier chunk had is read with that one's line and
+        path (:attr:`ext`)."""
         out = np.full(self.n, -1, dtype=np.int64)
         out[candidates] = self.firsts(candidates)
+        if self.carry is not None and len(candidates):
+            known = self.carry.firsts
+            for head in np.unique(out[candidates]).tolist():
+                key = self.digest(head)
+                earlier = known.get(key)
+                if earlier is not None:
+                    self.ext[head] = earlier
+                else:
+                    self.new_firsts.setdefault(key, head)
         return out
+
+    def digest(self, e: int) -> bytes:
+        """A subtree's type and canonical bytes, hashed (what the walk's memo compares, across chunks)."""
+        known = self._digests.get(e)
+        if known is None:
+            cols, canon = self.cols, self.batch.canons[int(self.e_file[e])]
+            h = hashlib.blake2b(int(self.e_type[e]).to_bytes(4, "little"), digest_size=16)
+            h.update(memoryview(canon)[int(cols.e_cstart[e]) : int(cols.e_cend[e])])
+            known = self._digests[e] = h.digest()
+        return known
 
     def built_once(
         self, elements: np.ndarray, role: np.ndarray | None = None, up: int = 1, anywhere: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The walk's memo over subjects ``elements`` (document order; with ``role``, per side role): the ones built
         (first occurrences), the element each build's values, lines and paths are read from (the first occurrence
         in any role: the walk's dict), per element the index of the build it is (-1: none), and per element ``up``
-        levels above a subject (its side, or its transaction) the index of the build that subject is (-1: none).
+        levels above a subject (its side, or its transaction) the index of the build that subject is (-1: none),
+        and the numbers of the builds made in earlier chunks of a big report that indices past the builds stand for
+        (``_EXT`` + an index into :attr:`ext_ids`).
 
         A party's subject tag is the same in every role (``account``, not ``from_account``): the walk builds a
         subtree again in a new role, from the dict of its first occurrence. An activity report's party is built
@@ -336,6 +393,7 @@ class _FrameReader:
         ``anywhere`` (:meth:`first_map`) places that first occurrence among more elements than ``elements``: a
         party that is no side, an organization's related entity (the same tag and type as a party's)."""
         same = first = self.firsts(elements) if anywhere is None else anywhere[elements]
+        keyed = np.zeros(len(elements), dtype=np.int64)  # the role in the memo of builds' key (a party's subject)
         if role is not None:
             # a bi-party side's subject has its role in its tag (from_account, to_account), a party's has not: only
             # those need the role in the key (and are never the same subtree as a bi-party side's subject)
@@ -343,16 +401,31 @@ class _FrameReader:
             if party.any():
                 first = same.copy()
                 first[party] = self.firsts(elements[party], role[party])
+                keyed[party] = role[party]
             first = np.where(role == _ROLES.index("report_party"), elements, first)
-        built, src = elements[first == elements], same[first == elements]
+        heads = first == elements
+        built, src, keys = elements[heads], same[heads], keyed[heads]
         index = np.full(self.n, -1, dtype=np.int64)
+        external = np.zeros(0, dtype=np.int64)
+        if self.carry is not None:
+            # a subtree built in this role in an earlier chunk is that mention: not built again
+            made = self.carry.built
+            ext_id = [made.get((self.digest(e), k)) for e, k in zip(built.tolist(), keys.tolist(), strict=True)]
+            earlier = np.array([x is not None for x in ext_id], dtype=bool)
+            if len(built) and earlier.any():
+                at = len(self.ext_ids)
+                self.ext_ids += [x for x in ext_id if x is not None]
+                external = _EXT + at + np.arange(int(earlier.sum()), dtype=np.int64)
+                index[built[earlier]] = np.count_nonzero(~earlier) + np.arange(len(external))
+                built, src, keys = built[~earlier], src[~earlier], keys[~earlier]
+            self.new_builds.append((built, keys))
         index[built] = np.arange(len(built))
         above = elements
         for _ in range(up):
             above = self.e_parent[above]
         of = np.full(self.n, -1, dtype=np.int64)
         of[above] = index[first]
-        return built, src, index, of
+        return built, src, index, of, external
 
     def pivot(self, *parts: tuple[np.ndarray, Spec]) -> pl.DataFrame:
         """One row per entry of the (equally long) element arrays (repeats allowed; -1: no element, all null), one
@@ -439,6 +512,8 @@ class _FrameReader:
             tx = np.flatnonzero(is_tx)  # numbered per file, across wrappers (as the walk counts them)
             tx_file = self.e_file[tx]
             ordinal[tx] = np.arange(len(tx)) - np.searchsorted(tx_file, tx_file, side="left") + 1
+            if self.carry is not None:  # a chunk of a big report: the earlier chunks' transactions come first
+                ordinal[tx] += self.carry.tx_base
             ordinal[~many & ~is_tx] = 0
             self._segments = (ordinal, is_tx)
         ordinal, is_tx = self._segments
@@ -491,6 +566,33 @@ class _FrameReader:
         ).to_series()
         tail_of = pl.Series(tails, dtype=pl.String)[chain]
         return pl.select(pl.concat_str(pl.lit(head), pl.lit(tail_of))).to_series()
+
+    def lines(self, elements: np.ndarray) -> pl.Series:
+        """The line of each element, as the walk gives it: an element whose first occurrence was in an earlier
+        chunk of a big report has that one's line (:attr:`ext`; its directors theirs: :attr:`rebase`)."""
+        out = self.cols.e_line[elements].astype(np.int64)
+        if self.ext:
+            for i, e in enumerate(elements.tolist()):
+                root = self.rebase.get(e, e)
+                if root in self.ext:
+                    out[i] += self.ext[root][0] - int(self.cols.e_line[root])
+        return pl.Series("line", out, dtype=pl.Int64)
+
+    def walked_paths(self, elements: np.ndarray) -> pl.Series:
+        """:meth:`paths`, with those of elements first met in an earlier chunk of a big report (:meth:`lines`)."""
+        out = self.paths(elements)
+        if not self.ext:
+            return out
+        moved = [(i, e, self.rebase.get(e, e)) for i, e in enumerate(elements.tolist())]
+        moved = [(i, e, root) for i, e, root in moved if root in self.ext]
+        if not moved:
+            return out
+        roots = self.paths(np.array([root for _, _, root in moved], dtype=np.int64)).to_list()
+        own = out.gather([i for i, _, _ in moved]).to_list()
+        spelt = [
+            self.ext[root][1] + path[len(local) :] for (_, _, root), path, local in zip(moved, own, roots, strict=True)
+        ]
+        return out.scatter([i for i, _, _ in moved], pl.Series(spelt, dtype=pl.String))
 
     # -- the report header (small: walked element by element as the reader walks it) -----------------------------
 
@@ -557,7 +659,8 @@ class _FrameReader:
         c, n_files = self.c, self.batch.files
         reports: list[_ReportState] = []
         for f, reader in enumerate(self.readers):
-            reader.schema_version = "5.x" if self.batch.v5[f] else "4.x"
+            v5 = bool(self.batch.v5[f]) or (self.carry is not None and self.carry.v5)
+            reader.schema_version = "5.x" if v5 else "4.x"
             reader.stats["reports"] = 1
             report = _ReportState(None, 1, "/report")
             reader._report = report
@@ -605,14 +708,16 @@ class _FrameReader:
         # report); per side element: its build
         accounts_anywhere = subjects_anywhere("account")
         first_account = self.first_map(accounts_anywhere)
-        built, src, _, account_j = self.built_once(*side_subjects(accounts_anywhere), anywhere=first_account)
+        built, src, _, account_j, account_ext = self.built_once(
+            *side_subjects(accounts_anywhere), anywhere=first_account
+        )
         nb = len(built)
         account_my_client = fast.among(self.e_type[built], [c.type_index[t] for t in _ACCOUNTS[1:]], len(c.type_names))
         account_role = role_of(built)
         # persons as a side's subject: a mention in the side's role, made once per distinct subtree too
         persons_anywhere = subjects_anywhere("person")
         first_person = self.first_map(persons_anywhere)
-        side_built, side_src, _, side_person_j = self.built_once(
+        side_built, side_src, _, side_person_j, person_ext = self.built_once(
             *side_subjects(persons_anywhere), anywhere=first_person
         )
         side_person_role = role_of(side_built)
@@ -658,14 +763,14 @@ class _FrameReader:
         related_all = self.with_field([("related_entity", "entity")])  # all: one may be nested in another
         entities_anywhere = subjects_anywhere("entity")
         first_entity = self.first_map(np.union1d(entities_anywhere, related_all))
-        entity_built, entity_src, _, side_entity_j = self.built_once(
+        entity_built, entity_src, _, side_entity_j, entity_ext = self.built_once(
             *side_subjects(entities_anywhere), anywhere=first_entity
         )
         side_entity_role = role_of(entity_built)
         side_entity_client = side_client[self.e_parent[entity_built]]
         # a transaction's conductor (in its from side): a person mention, once per distinct subtree
         conductors = self.with_field((t, "t_conductor") for t in ("t_from", "t_from_my_client"))
-        conductor_built, _, _, tx_conductor_j = self.built_once(conductors, up=2)  # per transaction: its conductor
+        conductor_built, _, _, tx_conductor_j, conductor_ext = self.built_once(conductors, up=2)  # per transaction
         conductor_tx = self.e_parent[self.e_parent[conductor_built]]
 
         # the organizations' directors and related entities (of the first occurrence: the walk's dict), per
@@ -679,6 +784,8 @@ class _FrameReader:
         related = first_entity[self.child_of(related_all)[item]]
         if (related < 0).any():  # pragma: no cover - entity is required, certified
             raise fast.Decline("a related entity without its entity")
+        if self.ext:
+            self.read_directors_from_earlier(boards, director, director_h)
 
         # mention and relation numbers, as the walk hands them out: per account built, the account; its holder, the
         # holder's directors (person, relation), related entities (organization, relation) and the holding relation;
@@ -714,13 +821,22 @@ class _FrameReader:
         related_num = org_num[item_h] + 2 * n_dir[item_h] + 2 * item_k + 1
         holds_num = org_num[:nh] + 2 * n_dir[:nh] + 2 * n_rel[:nh] + 1
         sig_base = start[sig_j] + 1 + held_size[sig_j] + 2 * ordinal
+        base = self.carry.num_base if self.carry is not None else 0  # a big report's earlier chunks' numbers
         id_text = pl.Series(
-            [f"{r._prefix}{i}" for r, t in zip(self.readers, totals.tolist(), strict=True) for i in range(t + 1)],
+            [
+                f"{r._prefix}{i}"
+                for r, t in zip(self.readers, totals.tolist(), strict=True)
+                for i in range(base, base + t + 1)
+            ]
+            + self.ext_ids,
             dtype=pl.String,
         )
+        n_local = len(id_text) - len(self.ext_ids)
 
         def ids(numbers: np.ndarray) -> pl.Series:
-            """Mention and relation ids: the reader's prefix and number."""
+            """Mention and relation ids: the reader's prefix and number (a build of an earlier chunk: its id)."""
+            if self.ext_ids:
+                numbers = np.where(numbers >= _EXT, numbers - _EXT + n_local, numbers)
             return id_text[numbers]
 
         rids = [r.report_id for r in reports]
@@ -759,7 +875,7 @@ class _FrameReader:
             pl.Series("country", countries, dtype=pl.String),
             pl.Series("chain", chains, dtype=pl.String),
             pl.Series("address", addresses, dtype=pl.String),
-            pl.Series("line", self.cols.e_line[src], dtype=pl.Int64),
+            self.lines(src),
             pl.Series("_el", src, dtype=pl.Int64),
             pl.Series("role", account_role, dtype=pl.String),
             pl.Series("my_client", account_my_client, dtype=pl.Boolean),
@@ -772,7 +888,7 @@ class _FrameReader:
         orgs = self.pivot(
             (org_el, _ENTITY), (self.address(org_el), _ADDRESS), (self.phone(org_el), _PHONE)
         ).with_columns(
-            pl.Series("line", self.cols.e_line[org_el], dtype=pl.Int64),
+            self.lines(org_el),
             _PHONE_TEXT,
             pl.col("incorporation_date").dt.date(),
             pl.col("closed_date").dt.date(),
@@ -828,7 +944,7 @@ class _FrameReader:
                 ),
                 dtype=pl.Boolean,
             ),
-            pl.Series("line", self.cols.e_line[person_el], dtype=pl.Int64),
+            self.lines(person_el),
             pl.Series("_el", person_el, dtype=pl.Int64),
         )
         if (people["first_name"].is_null() & people["last_name"].is_null()).any():  # pragma: no cover - required
@@ -936,14 +1052,17 @@ class _FrameReader:
 
         my_client = side_client
         # a side's party: its person or its organization (one build list: persons, then entities)
-        party_num = np.concatenate([side_person_num, side_entity_num])
+        # (builds of an earlier chunk after each list's own: built_once's indices)
+        account_all = np.concatenate([account_num, account_ext])
+        party_num = np.concatenate([side_person_num, person_ext, side_entity_num, entity_ext])
+        conductor_all = np.concatenate([conductor_num, conductor_ext])
         tx_conductor = tx_conductor_j[transactions]
         conductor_ids = (
-            ids(conductor_num[np.maximum(tx_conductor, 0)]).scatter(np.flatnonzero(tx_conductor < 0), None)
-            if len(conductor_num)
+            ids(conductor_all[np.maximum(tx_conductor, 0)]).scatter(np.flatnonzero(tx_conductor < 0), None)
+            if len(conductor_all)
             else pl.Series([None] * len(transactions), dtype=pl.String)
         )
-        party_j = np.where(side_entity_j >= 0, side_entity_j + n_persons, side_person_j)
+        party_j = np.where(side_entity_j >= 0, side_entity_j + n_persons + len(person_ext), side_person_j)
         tx_file = self.e_file[transactions]
         currencies = [r.local_currency for r in reports]
         rows = tx.with_columns(
@@ -954,10 +1073,10 @@ class _FrameReader:
             pl.col("amount_local").alias("amount"),
             per_file(currencies, tx_file, "currency"),
             per_file(currencies, tx_file, "currency_local"),
-            side_ids("from", account_j, account_num).alias("from_account_id"),
+            side_ids("from", account_j, account_all).alias("from_account_id"),
             side_ids("from", party_j, party_num).alias("from_party_id"),
             pl.Series("from_my_client", my_client[side_of["from"]], dtype=pl.Boolean),
-            side_ids("to", account_j, account_num).alias("to_account_id"),
+            side_ids("to", account_j, account_all).alias("to_account_id"),
             side_ids("to", party_j, party_num).alias("to_party_id"),
             pl.Series("to_my_client", my_client[side_of["to"]], dtype=pl.Boolean),
             per_file(names, tx_file, "source_file"),
@@ -976,10 +1095,15 @@ class _FrameReader:
         party_count = np.bincount(self.e_file[self.e_type == c.type_index["report_party"]], minlength=n_files)
         units = []
         extra: list[dict[str, Any]] = []
+        carry = self.carry
+        tx_base = carry.tx_base if carry is not None else 0
         for f, (reader, report) in enumerate(zip(self.readers, reports, strict=True)):
-            report.transactions = reader.stats["transactions"] = int(tx_count[f])
+            report.transactions = reader.stats["transactions"] = tx_base + int(tx_count[f])
             report.parties = reader.stats["report_parties"] = int(party_count[f])
-            reader._seq = int(totals[f])
+            reader._seq = base + int(totals[f])
+            if carry is not None and not carry.last:  # a big report's header is read with its last chunk
+                reader._report = None
+                continue
             root = int(self.batch.e_start[f])
             header = self.element(root, report.path, skip=_REPORT_STREAM_WRAPPERS)
             unit = reader.report_unit(header, int(self.cols.e_line[root]), report)
@@ -1005,12 +1129,15 @@ class _FrameReader:
             parties = parties.sort("_file", maintain_order=True)
 
         aliases: list[dict[str, str]] = [{} for _ in range(n_files)]
-        account_rows = _dedup(account_rows, "account_id", aliases)
-        parties = _dedup(parties, "party_id", aliases)
+        if carry is None:  # (a big report's mentions are merged once all its chunks are read: bigread)
+            account_rows = _dedup(account_rows, "account_id", aliases)
+            parties = _dedup(parties, "party_id", aliases)
+        else:
+            self.leave(carry, [account_num, side_person_num, side_entity_num, conductor_num], ids)
         # paths of the mentions kept (the header's came with theirs), in one pass
         account_el, party_el = account_rows["_el"].to_numpy(), parties["_el"].fill_null(-1).to_numpy()
         walked = party_el >= 0
-        paths = self.paths(np.concatenate([account_el, party_el[walked]]))
+        paths = self.walked_paths(np.concatenate([account_el, party_el[walked]]))
         account_rows = account_rows.with_columns(paths[: len(account_el)].alias("path")).drop("_el")
         party_paths = paths[len(account_el) :]
         if not walked.all():
@@ -1023,17 +1150,58 @@ class _FrameReader:
             "relations": relations,
         }
         if finish is not None:
-            tables = {name: finish(name, frame) for name, frame in tables.items()}
+            tables = {
+                name: frame if carry is not None and name.endswith("_mentions") else finish(name, frame)
+                for name, frame in tables.items()
+            }
         split = {name: _by_file(frame, n_files) for name, frame in tables.items()}
         return [
             ColumnRead(
                 {name: split[name][f] for name in tables},
                 aliases[f],
-                dict(units[f].report.__dict__),
+                dict(units[f].report.__dict__) if units else {},
                 int(party_count[f]),
             )
             for f in range(n_files)
         ]
+
+    # -- a chunk of a big report ------------------------------------------------------------------------------------
+
+    def read_directors_from_earlier(self, boards: np.ndarray, director: np.ndarray, director_h: np.ndarray) -> None:
+        """The directors of an organization whose first occurrence was in an earlier chunk are that occurrence's:
+        their lines and paths are placed from it (:attr:`rebase`). Equal subtrees can still be laid out on
+        different lines (a character reference for a line feed, a lone CR): then the chunk is not read."""
+        board = boards[director_h]
+        for b in np.unique(board).tolist():
+            if b not in self.ext:
+                continue
+            mine = director[board == b]
+            offsets = tuple((self.cols.e_line[mine].astype(np.int64) - int(self.cols.e_line[b])).tolist())
+            if offsets != self.ext[b][2]:
+                raise fast.Decline("an organization laid out on other lines than its first occurrence")
+            for d in mine.tolist():
+                self.rebase[d] = b
+
+    def leave(self, carry: Carry, numbers: list[np.ndarray], ids: Callable[[np.ndarray], pl.Series]) -> None:
+        """What this chunk leaves to the next: its first occurrences (line, path, directors' lines) and its builds
+        (``numbers``: each ``built_once`` list's numbers, in the order of the calls)."""
+        if len(self.new_builds) != len(numbers):  # pragma: no cover - read() calls built_once once per list
+            raise fast.Decline("builds and numbers do not match")
+        for (built, keys), nums in zip(self.new_builds, numbers, strict=True):
+            for e, k, mention in zip(built.tolist(), keys.tolist(), ids(nums).to_list(), strict=True):
+                carry.built[(self.digest(e), k)] = mention
+        if not self.new_firsts:
+            return
+        heads = np.array(sorted(self.new_firsts.values()), dtype=np.int64)
+        directors = self.with_field((t, "director_id") for t in _ENTITIES)
+        director, row, _, _ = self.children_per_row(directors, self.e_parent[directors], heads)
+        line = self.cols.e_line
+        offsets: list[list[int]] = [[] for _ in heads]
+        for d, r in zip(director.tolist(), row.tolist(), strict=True):
+            offsets[r].append(int(line[d]) - int(line[heads[r]]))
+        paths = self.paths(heads).to_list()
+        for h, path, off in zip(heads.tolist(), paths, offsets, strict=True):
+            carry.firsts[self.digest(h)] = (int(line[h]), path, tuple(off))
 
     # -- first children ---------------------------------------------------------------------------------------------
 

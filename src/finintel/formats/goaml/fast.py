@@ -240,11 +240,13 @@ class Columns:
         )
 
 
-def scan(data: bytes, compiled: Compiled, *, extents: bool) -> Columns | None:
-    """The compiled pass over one file's bytes: its columns, or ``None`` when it gives up (the walk decides)."""
+def scan(data: bytes, compiled: Compiled, *, extents: bool, raw: bool = True) -> Columns | None:
+    """The compiled pass over one file's bytes: its columns, or ``None`` when it gives up (the walk decides).
+    ``raw=False``: the canonical form written out even for a plain document (whose raw extents are comparable only
+    with the same document's: the chunks of a big report compare subtrees across documents)."""
     assert _scan is not None
     try:
-        result = _scan.scan(compiled.capsule, data, 2 if extents else 0)
+        result = _scan.scan(compiled.capsule, data, (2 if raw else 1) if extents else 0)
     except ValueError:
         return None
     return Columns.of(result, data) if result[0] else None
