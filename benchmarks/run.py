@@ -89,6 +89,50 @@ def finintel(*args: str) -> list[str]:
     return [sys.executable, "-m", "finintel", *args]
 
 
+def big_report(goaml: Path, files: int) -> tuple[Path, int]:
+    """One report of the first ``files`` reports of the set's first reporting entity, end to end (their
+    transactions under the last one's header; cached): a bank's bulk report, over ``fast.MAX_INGEST_BYTES``."""
+    src = sorted(goaml.glob(f"{sorted(goaml.glob('*.xml'))[0].name.split('_')[0]}_*.xml"))[:files]
+    out = goaml.parent / f"big-{len(src)}.xml"
+    count = 0
+    if not out.exists():
+        last = src[-1].read_text(encoding="utf-8")
+        with out.with_suffix(".tmp").open("w", encoding="utf-8") as fh:
+            fh.write(last[: last.index("<transaction>")])
+            for f in src:
+                text = f.read_text(encoding="utf-8")
+                fh.write(
+                    text[text.index("<transaction>") : text.rindex("</transaction>") + len("</transaction>")] + "\n"
+                )
+            fh.write("</report>\n")
+        out.with_suffix(".tmp").rename(out)
+    with out.open("rb") as fh:
+        count = sum(chunk.count(b"<transaction>") for chunk in iter(lambda: fh.read(1 << 24), b""))
+    return out, count
+
+
+def big_reports(goaml: Path, repeat: int) -> str:
+    """Single big reports (read in chunks) at two sizes, and the smaller one walked, as whole processes."""
+    lines = []
+    walk = (
+        "import sys; from pathlib import Path; from finintel import codes; from finintel.ingest import "
+        "read_goaml_file; read_goaml_file(Path(sys.argv[1]), codes.default_profile(), mention_prefix='m', "
+        "now=None, sha256='0' * 64, fast_path=False)"
+    )
+    for files in (15, 1000):
+        path, n = big_report(goaml, files)
+        size = path.stat().st_size / 1e6
+        t, m = measure(finintel("ingest", str(path), "--out", str(path.with_suffix(".store")), "-f", "json"), repeat)
+        lines.append(f"{size:,.0f} MB ({n:,} transactions): {t:.1f} s ({n / t:,.0f} tx/s), {m:,.0f} MiB")
+        if files == 15:
+            t_walk, m_walk = measure([sys.executable, "-c", walk, str(path)], 1)
+            lines[-1] += f" (the walk alone, before this was built: {t_walk:.1f} s, {m_walk:,.0f} MiB)"
+    return (
+        "One big goAML report (a reporting entity's monthly reports as one, over the 32 MiB at which a file is "
+        "read in chunks: `formats/goaml/bigread.py`), `finintel ingest` of that file alone: " + "; ".join(lines) + "."
+    )
+
+
 def gfp_baseline(n: int) -> tuple[float, float] | None:
     """snapml GFP on n random edges (the issue's reference point), as its own process."""
     code = f"""
@@ -226,6 +270,11 @@ def main() -> None:
             f"({n_forms / t_multi:,.0f} tx/s), {m_multi:,.0f} MiB, against {t_bi:.1f} s in the bi-party form above."
         )
         print(forms, flush=True)
+    big = ""
+    largest = max((n for n in sizes if n <= args.goaml_max and goaml_times.get(n)), default=0)
+    if largest:
+        big = big_reports(synth(largest) / "goaml", args.repeat)
+        print(big, flush=True)
     growth = ""
     if len(points) >= 2:
         growth = " ".join(
@@ -260,6 +309,7 @@ def main() -> None:
             "",
             growth,
             *(["", forms] if forms else []),
+            *(["", big] if big else []),
             *(["", *extra] if extra else []),
             "",
             "![time vs size](benchmarks/scaling.svg)",

@@ -38,6 +38,7 @@ import datetime as dt
 import mmap
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -148,45 +149,59 @@ def _read(
         return None
     carry = colread.Carry()
     head_line = 1 + head.count(b"\n")  # the line a chunk's transactions start on is the next
+    bounds = [*starts, foot_start]
+
+    def scanned(k: int) -> tuple[fast.Columns, int] | None:
+        """Chunk ``k`` through the compiled pass (in the canonical form: its subtrees are compared with other
+        chunks', whose raw bytes may be written otherwise), and its line count; ``None``: not cut, walk the file."""
+        body = data[bounds[k] : bounds[k + 1]]
+        if not _plain(body):
+            return None
+        columns = fast.scan(head + b"\n" + body + b"\n" + foot, compiled, extents=True, raw=False)
+        _release(data, bounds[k], bounds[k + 1])
+        if columns is None or not colread._takes(compiled, columns) or _outside(columns, compiled) != outside:
+            return None
+        return columns, body.count(b"\n")
+
     line = head_line  # the line of the file the next chunk starts on
     numbers: list[np.ndarray] = []
     parts: list[colread.ColumnRead] = []
-    for k, start in enumerate(starts):
-        stop = starts[k + 1] if k + 1 < len(starts) else foot_start
-        body = data[start:stop]
-        if not _plain(body):
-            return None
-        newlines = body.count(b"\n")
-        # (in the canonical form: subtrees are compared with other chunks', whose raw bytes may be written otherwise)
-        columns = fast.scan(head + b"\n" + body + b"\n" + foot, compiled, extents=True, raw=False)
-        del body
-        _release(data, start, stop)
-        if columns is None or not colread._takes(compiled, columns) or _outside(columns, compiled) != outside:
-            return None
-        # the chunk's lines as the file's: its transactions from where they start, the footer from where it starts
-        foot_line = line + newlines
-        columns.e_line = _moved(columns.e_line, head_line, newlines, line, foot_line)
-        columns.v_line = _moved(columns.v_line, head_line, newlines, line, foot_line)
-        batch = fast.Batch.of(compiled, [columns])
-        ok, _stats = fast.check(batch, reader.profile, now)
-        if not ok[0]:
-            return None
-        carry.last = k + 1 == len(starts)
-        frames = colread._FrameReader(batch, [reader])
-        frames.carry = carry
-        try:
-            read = frames.read(finish)[0]
-        except fast.Decline:
-            return None
-        carry.v5 |= bool(batch.v5[0])
-        del frames, batch, columns
-        read.frames = {table: _owned(frame) for table, frame in read.frames.items()}
-        transactions = read.frames["transactions"]
-        numbers.append(transactions["transaction_id"].cast(pl.String).hash(seed=0).to_numpy())
-        carry.tx_base += transactions.height
-        carry.num_base = reader._seq
-        parts.append(read)
-        line += newlines
+    # the next chunk is scanned on a thread while this one is built (the compiled pass runs without the GIL): a big
+    # file is one worker's job, and the pass is about a third of a chunk's time
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bigread") as ahead:
+        pending = ahead.submit(scanned, 0)
+        for k in range(len(starts)):
+            got = pending.result()
+            if got is None:
+                return None
+            if k + 1 < len(starts):
+                pending = ahead.submit(scanned, k + 1)
+            columns, newlines = got
+            # the chunk's lines as the file's: its transactions from where they start, the footer from where it
+            # starts
+            foot_line = line + newlines
+            columns.e_line = _moved(columns.e_line, head_line, newlines, line, foot_line)
+            columns.v_line = _moved(columns.v_line, head_line, newlines, line, foot_line)
+            batch = fast.Batch.of(compiled, [columns])
+            ok, _stats = fast.check(batch, reader.profile, now)
+            if not ok[0]:
+                return None
+            carry.last = k + 1 == len(starts)
+            frames = colread._FrameReader(batch, [reader])
+            frames.carry = carry
+            try:
+                read = frames.read(finish)[0]
+            except fast.Decline:
+                return None
+            carry.v5 |= bool(batch.v5[0])
+            del frames, batch, columns, got
+            read.frames = {table: _owned(frame) for table, frame in read.frames.items()}
+            transactions = read.frames["transactions"]
+            numbers.append(transactions["transaction_id"].cast(pl.String).hash(seed=0).to_numpy())
+            carry.tx_base += transactions.height
+            carry.num_base = reader._seq
+            parts.append(read)
+            line += newlines
     every = np.concatenate(numbers)
     if len(np.unique(every)) != len(every):  # FI-V002 across chunks (or a 64-bit collision: walk it either way)
         return None
