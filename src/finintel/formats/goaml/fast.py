@@ -51,9 +51,10 @@ except ImportError:  # pragma: no cover - a source tree without the compiled pas
 
 #: Files larger than this take the streaming walk: the columns of the fast path are held in memory at once.
 MAX_BYTES = 256 << 20
-#: Files larger than this are walked by ingest: reading from the columns holds the whole file's columns at once
-#: (about 7 bytes of memory per byte of XML: +230 MB for a 30 MB report, +420 MB for 61 MB), the walk streams in flat
-#: memory (+120-150 MB) but is 6-7x slower (61 MB, 28,483 transactions: 6.4 s walked, 0.96 s from the columns)
+#: Files larger than this are read by ingest in chunks (``bigread``): reading from the columns holds the whole file's
+#: columns at once (about 7 bytes of memory per byte of XML: +230 MB for a 30 MB report, +420 MB for 61 MB); the walk
+#: streams in flat memory (+120-150 MB) but is 6-7x slower (61 MB, 28,483 transactions: 6.4 s walked, 0.96 s from
+#: the columns); chunks of ``bigread.CHUNK_BYTES`` hold one chunk's columns at a time
 MAX_INGEST_BYTES = 32 << 20
 #: Files smaller than this take the walk: the fast path costs about 4 ms a file whatever its size, the walk about
 #: 4 ms per 100 transactions (80 KB) of the repetitive reports banks file (measured 2026-12-01).
