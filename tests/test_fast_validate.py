@@ -964,11 +964,23 @@ def test_a_big_report_its_chunks_cannot_stand_for_is_walked(write, name: str, te
         )
 
 
-def test_a_big_report_with_a_comment_before_its_root_is_cut(write) -> None:
-    """Exporters often open a report with a comment: the prolog is not cut, so it does not keep the file whole."""
+# reports cut although not written like the synthetic ones
+CUT = [
+    # exporters often open a report with a comment: the prolog is not cut, so it does not keep the file whole
+    (
+        "a comment before the root",
+        report(transaction("A"), transaction("B")).replace("<report>", "<!-- x -->\n<report>"),
+    ),
+    # goAML 5 may wrap the transactions: the wrapper's tags are in the header and the footer
+    ("transactions wrapped", report("<transactions>" + transaction("A") + transaction("B") + "</transactions>")),
+    ("CR LF line ends", report(transaction("A"), transaction("B")).replace("\n", "\r\n")),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), CUT, ids=[c[0] for c in CUT])
+def test_a_big_report_is_cut(write, name: str, text: str) -> None:
     from finintel.ingest import read_goaml_file
 
-    text = report(transaction("A"), transaction("B")).replace("<report>", "<!-- exported -->\n<report>")
     path = write("big.xml", text)
     read, took = read_in_chunks(path, 1)
     assert took

@@ -63,11 +63,16 @@ def chunks(data: bytes | mmap.mmap, chunk_bytes: int) -> tuple[int, int, int, li
     if root < 0:
         return None
     first = _TX_START.search(data, root)
-    last = data.rfind(b"</transaction")
-    if first is None or last < 0:
+    if first is None:
         return None
-    end = _TX_END.match(data, last)
-    if end is None or end.end() <= first.start() or _TX_START.search(data, end.end()) is not None:
+    end = None
+    before = len(data)
+    while end is None:  # the last transaction's end tag (not the end tag of a goAML 5 wrapper, </transactions>)
+        last = data.rfind(b"</transaction", first.start(), before)
+        if last < 0:
+            return None
+        end, before = _TX_END.match(data, last), last
+    if _TX_START.search(data, end.end()) is not None:
         return None
     starts = [first.start()]
     while True:
