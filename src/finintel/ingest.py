@@ -300,10 +300,10 @@ def read_goaml_file(
     """Read one goAML file into a buffer (nothing is resolved or committed yet).
 
     A file the compiled fast path certifies clean and whose sides are accounts, persons or organizations is read from
-    its columns (``colread.read_batch``: the same frames, built column-wise without the lxml walk); any other file
-    is walked. ``fast_path=False`` always walks.
+    its columns (``colread.read_batch``: the same frames, built column-wise without the lxml walk; a file over
+    ``fast.MAX_INGEST_BYTES`` in chunks, ``bigread``); any other file is walked. ``fast_path=False`` always walks.
     """
-    data: bytes | None = b""  # none: walk it (a file that cannot be read is reported by the walk)
+    data: bytes | None = b""  # empty: walk it (a file that cannot be read is reported by the walk); None: big
     if fast_path and fast.available():
         with contextlib.suppress(OSError):
             data = path.read_bytes() if path.stat().st_size <= fast.MAX_INGEST_BYTES else None
@@ -358,7 +358,8 @@ def read_goaml_files(
     """Hash and read several goAML files (each with its mention prefix), as :func:`read_goaml_file` reads one.
 
     Each file's bytes are read once: hashed and, when small enough for the column reader, scanned; the files the
-    fast path takes are read together (:func:`colread.read_batch`), the others walked one by one."""
+    fast path takes are read together (:func:`colread.read_batch`), a big one in chunks (``bigread``), the others
+    walked one by one."""
     out: list[GoamlRead] = []
     readable: list[tuple[Path, str, str, bytes | None]] = []
     for path, prefix in items:

@@ -1,4 +1,5 @@
-"""ingest's fast path for a report too big to hold in columns at once: its transactions read in chunks.
+"""ingest's fast path for a report too big to hold in columns at once: its transactions (or an activity report's
+parties) read in chunks.
 
 The column reader (``colread``) holds a whole file's columns, about 7 bytes of memory per byte of XML, so a file over
 ``fast.MAX_INGEST_BYTES`` used to be walked (flat memory, a sixth of the speed). Here such a report is cut between
@@ -25,6 +26,8 @@ A chunk is only cut where the cut cannot change what the file says:
 * each chunk is certified as a report (every check of the walk), and the transaction numbers are unique over the
   whole report (FI-V002, checked across chunks).
 
+An activity report (no transactions) is cut between its parties (``report_party``) the same way.
+
 Anything else (a problem in the file, a chunk the builder declines, two copies of an organization laid out on
 different lines) leaves the whole file to the walk, which reports what it finds. Memory: one chunk's columns at a
 time plus what is carried, which grows with the report's distinct subtrees (a digest, a line, a path each), as the
@@ -39,6 +42,7 @@ import mmap
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,36 +55,56 @@ from finintel.formats.goaml.reader import GoamlReader
 CHUNK_BYTES = 16 << 20
 
 _BOM = b"\xef\xbb\xbf"
-_TX_START = re.compile(rb"<transaction[ \t\r\n/>]")
-_TX_END = re.compile(rb"</transaction[ \t\r\n]*>")
 
 
-def chunks(data: bytes | mmap.mmap, chunk_bytes: int) -> tuple[int, int, int, list[int]] | None:
-    """Where the report's root element starts, where its first transaction starts, where its last one ends and where
-    each chunk starts (at a transaction's start tag, about ``chunk_bytes`` apart); ``None``: not cut. (That the
-    file holds no ``<!`` and no ``<?`` from its root on is checked by the reader, piece by piece.)"""
+@dataclass(frozen=True)
+class _Unit:
+    """The element a report is cut between: its transactions, or an activity report's parties."""
+
+    name: str
+    start: re.Pattern[bytes]  # its start tag (the name, then whitespace, / or >)
+    end: re.Pattern[bytes]  # its end tag
+    close: bytes  # what its end tag starts with (the end tag of a wrapper, </transactions>, too)
+
+
+def _unit(name: str) -> _Unit:
+    tag = name.encode()
+    return _Unit(name, re.compile(b"<" + tag + rb"[ \t\r\n/>]"), re.compile(b"</" + tag + rb"[ \t\r\n]*>"), b"</" + tag)
+
+
+_UNITS = (_unit("transaction"), _unit("report_party"))
+
+
+def chunks(data: bytes | mmap.mmap, chunk_bytes: int) -> tuple[_Unit, int, int, int, list[int]] | None:
+    """What the report is cut between (its transactions, else an activity report's parties), where its root element
+    starts, where its first unit starts, where its last one ends and where each chunk starts (at a unit's start tag,
+    about ``chunk_bytes`` apart); ``None``: not cut. (That the file holds no ``<!`` and no ``<?`` from its root on
+    is checked by the reader, piece by piece.)"""
     root = _root(data)
     if root < 0:
         return None
-    first = _TX_START.search(data, root)
-    if first is None:
+    for unit in _UNITS:
+        first = unit.start.search(data, root)
+        if first is not None:
+            break
+    else:
         return None
     end = None
     before = len(data)
-    while end is None:  # the last transaction's end tag (not the end tag of a goAML 5 wrapper, </transactions>)
-        last = data.rfind(b"</transaction", first.start(), before)
+    while end is None:  # the last unit's end tag (not a wrapper's: </transactions>, </report_parties>)
+        last = data.rfind(unit.close, first.start(), before)
         if last < 0:
             return None
-        end, before = _TX_END.match(data, last), last
-    if _TX_START.search(data, end.end()) is not None:
+        end, before = unit.end.match(data, last), last
+    if unit.start.search(data, end.end()) is not None:
         return None
     starts = [first.start()]
     while True:
-        step = _TX_START.search(data, starts[-1] + max(1, chunk_bytes), end.end())
+        step = unit.start.search(data, starts[-1] + max(1, chunk_bytes), end.end())
         if step is None:
             break
         starts.append(step.start())
-    return root, first.start(), end.end(), starts
+    return unit, root, first.start(), end.end(), starts
 
 
 def _plain(piece: bytes) -> bool:
@@ -141,15 +165,16 @@ def _read(
     cut = chunks(data, chunk_bytes)
     if cut is None:
         return None
-    root, head_end, foot_start, starts = cut
+    unit, root, head_end, foot_start, starts = cut
     head, foot = data[:head_end], data[foot_start:]
     if not (_plain(head[root:]) and _plain(foot)):
         return None
     compiled = fast.compiled(reader.profile)
-    first_tx = _TX_END.search(data, head_end)
-    assert first_tx is not None  # (the last transaction's end tag is one)
-    alone = head + b"\n" + data[head_end : first_tx.end()] + b"\n" + foot  # the report with its first transaction
-    outside = _outside(fast.scan(alone, compiled, extents=True), compiled)
+    first_end = unit.end.search(data, head_end)
+    assert first_end is not None  # (the last unit's end tag is one)
+    alone = head + b"\n" + data[head_end : first_end.end()] + b"\n" + foot  # the report with its first unit alone
+    kind = compiled.type_index[unit.name]
+    outside = _outside(fast.scan(alone, compiled, extents=True), kind)
     if outside is None:
         return None
     carry = colread.Carry()
@@ -164,7 +189,7 @@ def _read(
             return None
         columns = fast.scan(head + b"\n" + body + b"\n" + foot, compiled, extents=True, raw=False)
         _release(data, bounds[k], bounds[k + 1])
-        if columns is None or not colread._takes(compiled, columns) or _outside(columns, compiled) != outside:
+        if columns is None or not colread._takes(compiled, columns) or _outside(columns, kind) != outside:
             return None
         return columns, body.count(b"\n")
 
@@ -204,6 +229,7 @@ def _read(
             transactions = read.frames["transactions"]
             numbers.append(transactions["transaction_id"].cast(pl.String).hash(seed=0).to_numpy())
             carry.tx_base += transactions.height
+            carry.party_base += read.parties
             carry.num_base = reader._seq
             parts.append(read)
             line += newlines
@@ -229,11 +255,12 @@ def _release(data: mmap.mmap, start: int, stop: int) -> None:
             data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
-def _outside(columns: fast.Columns | None, compiled: fast.Compiled) -> tuple[int, int] | None:
-    """The elements and values of a report outside its transactions (its header and footer), counted."""
+def _outside(columns: fast.Columns | None, kind: int) -> tuple[int, int] | None:
+    """The elements and values of a report outside its units (elements of type ``kind``: its header and footer),
+    counted."""
     if columns is None:
         return None
-    tx = np.flatnonzero(columns.e_type == compiled.type_index["transaction"])
+    tx = np.flatnonzero(columns.e_type == kind)
     inside = int((columns.e_end[tx].astype(np.int64) - tx).sum())
     inside_values = int((columns.e_vend[tx].astype(np.int64) - columns.e_vstart[tx]).sum())
     return len(columns.e_type) - inside, len(columns.v_field) - inside_values
@@ -244,10 +271,9 @@ def _moved(lines: np.ndarray, head_line: int, newlines: int, start: int, foot: i
     ``head_line`` + 1 + ``newlines`` of the chunk) start at line ``start``, the footer's at line ``foot`` (where the
     next chunk starts: the footer's lines are the file's in the last chunk, the only one that reads them)."""
     out = lines.astype(np.int32, copy=True)
-    body = (out > head_line) & (out <= head_line + 1 + newlines)
+    body = (lines > head_line) & (lines <= head_line + 1 + newlines)
+    after = lines > head_line + 1 + newlines
     out[body] += start - head_line - 1
-    after = out > head_line + 1 + newlines
-    after &= ~body
     out[after] += foot - head_line - 2 - newlines
     return out
 
@@ -266,5 +292,4 @@ def _joined(
             frame = colread._dedup(frame, "account_id" if table == "account_mentions" else "party_id", aliases)
             frame = (finish(table, frame) if finish is not None else frame).drop("_file")
         frames[table] = frame
-    last = parts[-1]
-    return colread.ColumnRead(frames, aliases[0], last.report, last.parties)
+    return colread.ColumnRead(frames, aliases[0], parts[-1].report, sum(p.parties for p in parts))

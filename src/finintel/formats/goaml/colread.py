@@ -221,6 +221,7 @@ class Carry:
     relations on from one transaction to the next, and numbers transactions across the report (their paths)."""
 
     tx_base: int = 0  # transactions in the earlier chunks (the paths' transaction ordinals go on from there)
+    party_base: int = 0  # an activity report's parties in the earlier chunks (their ordinals in paths likewise)
     num_base: int = 0  # mention and relation numbers handed out in the earlier chunks
     last: bool = False  # the report's last chunk: its header's mentions are made (numbered after everything)
     v5: bool = False  # an earlier chunk had goAML 5 elements (the report's schema version)
@@ -408,9 +409,14 @@ class _FrameReader:
         index = np.full(self.n, -1, dtype=np.int64)
         external = np.zeros(0, dtype=np.int64)
         if self.carry is not None:
-            # a subtree built in this role in an earlier chunk is that mention: not built again
+            # a subtree built in this role in an earlier chunk is that mention: not built again (an activity
+            # report's parties are built every time)
             made = self.carry.built
-            ext_id = [made.get((self.digest(e), k)) for e, k in zip(built.tolist(), keys.tolist(), strict=True)]
+            again = self.e_type[self.e_parent[built]] == self.c.type_index["report_party"]
+            ext_id = [
+                None if every else made.get((self.digest(e), k))
+                for e, k, every in zip(built.tolist(), keys.tolist(), again.tolist(), strict=True)
+            ]
             earlier = np.array([x is not None for x in ext_id], dtype=bool)
             if len(built) and earlier.any():
                 at = len(self.ext_ids)
@@ -514,6 +520,7 @@ class _FrameReader:
             ordinal[tx] = np.arange(len(tx)) - np.searchsorted(tx_file, tx_file, side="left") + 1
             if self.carry is not None:  # a chunk of a big report: the earlier chunks' transactions come first
                 ordinal[tx] += self.carry.tx_base
+                ordinal[self.e_type == c.type_index["report_party"]] += self.carry.party_base  # (and parties)
             ordinal[~many & ~is_tx] = 0
             self._segments = (ordinal, is_tx)
         ordinal, is_tx = self._segments
@@ -1099,7 +1106,8 @@ class _FrameReader:
         tx_base = carry.tx_base if carry is not None else 0
         for f, (reader, report) in enumerate(zip(self.readers, reports, strict=True)):
             report.transactions = reader.stats["transactions"] = tx_base + int(tx_count[f])
-            report.parties = reader.stats["report_parties"] = int(party_count[f])
+            parties_before = carry.party_base if carry is not None else 0
+            report.parties = reader.stats["report_parties"] = parties_before + int(party_count[f])
             reader._seq = base + int(totals[f])
             if carry is not None and not carry.last:  # a big report's header is read with its last chunk
                 reader._report = None
