@@ -507,10 +507,10 @@ def test_big_reports_read_in_chunks_are_the_walks(synth_goaml: list[Path]) -> No
     """A report over fast.MAX_INGEST_BYTES is read in chunks (bigread), carrying from chunk to chunk what the walk
     carries over the whole report: its rows are the walk's whatever the chunks' size (one transaction a chunk, a
     few, a third of the file)."""
-    picked = [*synth_goaml[::25], *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    picked = [*synth_goaml[::50], *sorted((SAMPLE / "goaml").glob("*.xml"))]
     for path in picked:
         size = path.stat().st_size
-        assert_same_read(path, chunks=(1, size // 7, size // 3))
+        assert_same_read(path, chunks=(1, size // 3))
         _, took = read_in_chunks(path, 1)
         assert took  # an activity report too: cut between its parties
 
@@ -861,12 +861,13 @@ def arranged_parties(draw: st.DrawFn) -> str:
 
 
 @FUZZ
-@given(arranged_parties())
-def test_any_arrangement_of_parties_is_read_from_the_columns_as_the_walk(text: str) -> None:
+@given(arranged_parties(), st.booleans())
+def test_any_arrangement_of_parties_is_read_from_the_columns_as_the_walk(text: str, chunked: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.xml"
         path.write_text(text, encoding="utf-8")
-        event("columns" if assert_same_read(path, chunks=(path.stat().st_size // 3,)) else "walked")
+        chunks = (path.stat().st_size // 3,) if chunked else ()  # (half the examples: a chunked read costs two)
+        event("columns" if assert_same_read(path, chunks=chunks) else "walked")
 
 
 def test_ingest_reads_big_reports_in_chunks_into_the_same_store(
