@@ -11,7 +11,8 @@ its path and its directors' lines), the mention made of each subtree in each rol
 and the transaction numbers of the paths. Lines are those of the file (each chunk's lines are moved to where its part
 of the file starts). Mentions are merged (``add_mentions``' dedup) once every chunk is read, and the header's
 mentions are made with the last chunk, numbered after everything, as the walk numbers them. So the frames are the
-walk's, row for row (the tests read every report of the suites in chunks of one transaction and compare).
+walk's, row for row (the tests read the reports of the suites in chunks of one transaction, or of a third of
+the file, and compare).
 
 A chunk is only cut where the cut cannot change what the file says:
 
