@@ -436,12 +436,22 @@ def test_a_certified_mutated_report_is_clean_for_the_walk(text: str) -> None:
 
 
 @FUZZ
-@given(mutated_xml())
-def test_mutated_bytes_never_crash_the_compiled_pass(data: bytes) -> None:
+@given(mutated_xml(), st.integers(1, 1 << 13))
+def test_mutated_bytes_never_crash_the_compiled_pass(data: bytes, chunk_bytes: int) -> None:
+    """... nor the reading of a big report in chunks (which gives the walk's rows or leaves the file to it)."""
+    from finintel.ingest import read_goaml_file
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.xml"
         path.write_bytes(data)
         event("certified" if assert_sound(path) else "walked")
+        read, took = read_in_chunks(path, chunk_bytes)
+        if took:
+            event("read in chunks")
+            walked = read_goaml_file(
+                path, codes.default_profile(), mention_prefix="m.", now=NOW, sha256="0" * 64, fast_path=False
+            )
+            assert_same_buffer(read, buffered(walked))
 
 
 # -- ingest from the columns -----------------------------------------------------------------------------------------
@@ -999,12 +1009,13 @@ def test_account_seeds_are_read_from_the_columns(write) -> None:
 
 
 @FUZZ
-@given(st.one_of(mutated_account_report(), mutated_report()))
-def test_a_mutated_report_read_from_the_columns_is_the_walks(text: str) -> None:
+@given(st.one_of(mutated_account_report(), mutated_report()), st.integers(1, 1 << 13))
+def test_a_mutated_report_read_from_the_columns_is_the_walks(text: str, chunk_bytes: int) -> None:
+    """... and read as a big report in chunks of any size (a cut anywhere between transactions)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.xml"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
-        event("columns" if assert_same_read(path, chunks=(path.stat().st_size // 3,)) else "walked")
+        event("columns" if assert_same_read(path, chunks=(chunk_bytes,)) else "walked")
 
 
 def test_a_batch_reads_every_file_as_the_walk_reads_it_alone(synth_goaml: list[Path], write) -> None:
