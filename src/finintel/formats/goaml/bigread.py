@@ -150,10 +150,12 @@ def read_big(
         return None
     size = chunk_bytes if chunk_bytes is not None else CHUNK_BYTES
     try:
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _read(data, reader, now, finish, size)
+        with path.open("rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # unreadable, or empty (mmap refuses an empty file): the walk reports it
         return None
+    with data:  # (anything the reading itself raises is a bug: not taken for a reason to walk)
+        return _read(data, reader, now, finish, size)
 
 
 def _read(
