@@ -94,7 +94,6 @@ def big_report(goaml: Path, files: int) -> tuple[Path, int]:
     transactions under the last one's header; cached): a bank's bulk report, over ``fast.MAX_INGEST_BYTES``."""
     src = sorted(goaml.glob(f"{sorted(goaml.glob('*.xml'))[0].name.split('_')[0]}_*.xml"))[:files]
     out = goaml.parent / f"big-{len(src)}.xml"
-    count = 0
     if not out.exists():
         last = src[-1].read_text(encoding="utf-8")
         with out.with_suffix(".tmp").open("w", encoding="utf-8") as fh:

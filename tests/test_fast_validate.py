@@ -480,14 +480,20 @@ def read_in_chunks(path: Path, chunk_bytes: int) -> tuple[FileRead, bool]:
     from finintel.ingest import read_goaml_file
 
     profile = codes.default_profile()
-    saved = fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES
-    fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES = 0, chunk_bytes
+    saved = fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES, bigread.read_big
+    taken: list[bool] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> colread.ColumnRead | None:  # (what ingest got from it)
+        out = saved[2](*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES, bigread.read_big = 0, chunk_bytes, recorded
     try:
         read = read_goaml_file(path, profile, mention_prefix="m.", now=NOW, sha256="0" * 64)
-        took = bigread.read_big(path, GoamlReader(path, profile, sha256="0" * 64), now=NOW) is not None
     finally:
-        fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES = saved
-    return read, took
+        fast.MAX_INGEST_BYTES, bigread.CHUNK_BYTES, bigread.read_big = saved
+    return read, taken == [True]
 
 
 def assert_same_read(path: Path, chunks: Sequence[int] = (1,)) -> bool:

@@ -1141,7 +1141,7 @@ class _FrameReader:
             account_rows = _dedup(account_rows, "account_id", aliases)
             parties = _dedup(parties, "party_id", aliases)
         else:
-            self.leave(carry, [account_num, side_person_num, side_entity_num, conductor_num], ids)
+            self.leave(carry, [account_num, side_person_num, side_entity_num, conductor_num], ids, directors)
         # paths of the mentions kept (the header's came with theirs), in one pass
         account_el, party_el = account_rows["_el"].to_numpy(), parties["_el"].fill_null(-1).to_numpy()
         walked = party_el >= 0
@@ -1190,9 +1190,16 @@ class _FrameReader:
             for d in mine.tolist():
                 self.rebase[d] = b
 
-    def leave(self, carry: Carry, numbers: list[np.ndarray], ids: Callable[[np.ndarray], pl.Series]) -> None:
+    def leave(
+        self,
+        carry: Carry,
+        numbers: list[np.ndarray],
+        ids: Callable[[np.ndarray], pl.Series],
+        directors: np.ndarray,
+    ) -> None:
         """What this chunk leaves to the next: its first occurrences (line, path, directors' lines) and its builds
-        (``numbers``: each ``built_once`` list's numbers, in the order of the calls)."""
+        (``numbers``: each ``built_once`` list's numbers, in the order of the calls; ``directors``: read()'s
+        director elements, all of them)."""
         if len(self.new_builds) != len(numbers):  # pragma: no cover - read() calls built_once once per list
             raise fast.Decline("builds and numbers do not match")
         for (built, keys), nums in zip(self.new_builds, numbers, strict=True):
@@ -1201,7 +1208,6 @@ class _FrameReader:
         if not self.new_firsts:
             return
         heads = np.array(sorted(self.new_firsts.values()), dtype=np.int64)
-        directors = self.with_field((t, "director_id") for t in _ENTITIES)
         director, row, _, _ = self.children_per_row(directors, self.e_parent[directors], heads)
         line = self.cols.e_line
         offsets: list[list[int]] = [[] for _ in heads]
