@@ -102,12 +102,31 @@ _RANK = {"strong": 0, "weak": 1, "local": 2}
 @settings(max_examples=120, deadline=None)
 @given(st.lists(_PARTY, max_size=40))
 def test_party_frames_resolve_like_a_union_find_over_the_key_functions(rows: list[dict[str, Any]]) -> None:
+    _assert_resolves_like_a_union_find(rows)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(_PARTY, min_size=1, max_size=8),
+    st.lists(st.tuples(st.integers(0, 7), _maybe(st.sampled_from(["r1", "r2", "r3"]))), max_size=40),
+)
+def test_parties_mentioned_again_and_again_resolve_like_every_mention_on_its_own(
+    parties: list[dict[str, Any]], mentions: list[tuple[int, str | None]]
+) -> None:
+    """The same party (the same key columns) mentioned in several reports and several times in one: resolution
+    builds keys once per distinct row and a row with a key that is not local stands for all its mentions."""
+    _assert_resolves_like_a_union_find([{**parties[i % len(parties)], "report_id": report} for i, report in mentions])
+
+
+def _assert_resolves_like_a_union_find(rows: list[dict[str, Any]]) -> None:
     frame = _frame(rows, PARTY_KEY_COLUMNS, "m")
     expected_keys = [
         [k for k, _ in (person_keys(r) if r["kind"] == "person" else organization_keys(r))] for r in frame.to_dicts()
     ]
     assert party_key_column(frame).to_list() == expected_keys
     res = resolve_party_frame(frame)
+    assert res.keys.to_list() == expected_keys
+    assert res.entities.len() == len(rows)
     roots = _reference_clusters(expected_keys)
     counts: dict[str, int] = {}
     for ks in expected_keys:
@@ -130,6 +149,18 @@ def test_party_frames_resolve_like_a_union_find_over_the_key_functions(rows: lis
 @settings(max_examples=120, deadline=None)
 @given(st.lists(_ACCOUNT, max_size=40))
 def test_account_frames_resolve_by_their_one_key(rows: list[dict[str, Any]]) -> None:
+    _assert_accounts_resolve_by_their_key(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_ACCOUNT, min_size=1, max_size=6), st.lists(st.integers(0, 5), max_size=40))
+def test_accounts_mentioned_again_and_again_resolve_by_their_one_key(
+    accounts: list[dict[str, Any]], picks: list[int]
+) -> None:
+    _assert_accounts_resolve_by_their_key([accounts[i % len(accounts)] for i in picks])
+
+
+def _assert_accounts_resolve_by_their_key(rows: list[dict[str, Any]]) -> None:
     frame = _frame(rows, ACCOUNT_KEY_COLUMNS, "a")
     expected = [account_key(r) for r in frame.to_dicts()]
     assert account_key_column(frame).to_list() == expected
