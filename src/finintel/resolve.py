@@ -388,7 +388,7 @@ def resolve_party_frame(mentions: pl.DataFrame) -> FrameResolution:
     lone = ~has_global[row]  # per mention: its own node
     node = np.where(lone, d + np.cumsum(lone) - 1, row)
     names = _per_value(rows["name"].fill_null(""), norm_name)
-    name = names[row] if d else pl.Series([], dtype=pl.String)
+    name = names[row]
     named = (name != "").to_numpy()
     local = (
         m.with_columns(name.alias("_name"))
@@ -452,7 +452,7 @@ def resolve_party_frame(mentions: pl.DataFrame) -> FrameResolution:
     }
     index = np.zeros(n, dtype=np.int64)
     index[roots] = np.arange(len(roots))
-    entities = clusters["entity"][index[root]] if n else pl.Series([], dtype=pl.String)
+    entities = clusters["entity"][index[root]]
     # the match keys of each mention: its row's non-local keys, then its local key
     counts = np.bincount(pair_row, minlength=d)[row]
     ends = np.cumsum(counts + named)
@@ -479,8 +479,6 @@ def resolve_account_frame(mentions: pl.DataFrame) -> FrameResolution:
     # rows that differ can have the same key (spellings normalise alike): mentions are counted per entity
     counts = pl.DataFrame({"entity": entities, "n": np.bincount(row, minlength=len(heads))}).group_by("entity").sum()
     basis = {e: STRONG if c > 1 else "single" for e, c in counts.iter_rows()}
-    if not len(row):
-        return FrameResolution(entities=entities, keys=_list_column(np.zeros(1, dtype=np.int64), keys), basis=basis)
     return FrameResolution(
         entities=entities[row], keys=_list_column(np.arange(len(row) + 1, dtype=np.int64), keys[row]), basis=basis
     )
