@@ -9,11 +9,13 @@ import networkx as nx
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import NOW, SAMPLE, report, transaction
 from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
-from finintel.ingest import ingest
+from finintel.ingest import _merge_entities, ingest
 from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
 from finintel.store import TX_CODES, Store, null_columns
 
@@ -323,3 +325,68 @@ def test_goaml_and_tabular_twins_merge_without_duplicates() -> None:
     assert result.counts.reconciles()
     for table, key in (("parties", "party_id"), ("accounts", "account_id"), ("reports", "report_id")):
         assert not result.store.tables[table][key].is_duplicated().any(), table
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["per_a", "per_b", "org_c"]),  # entity
+            st.sampled_from(["r1", "r2", "r3", "r9"]),  # report (r9: not among the ingested reports)
+            st.sampled_from(["f1.xml", "f2.xml"]),
+            st.integers(1, 3),  # line (mentions on one line: a file written on one line)
+            st.one_of(st.none(), st.sampled_from(["Ann", "Bo"])),
+            st.one_of(st.none(), st.sampled_from(["DE", "LT"])),
+            st.none(),  # an attribute no mention gives
+        ),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_an_entity_takes_each_attribute_from_its_earliest_mention_that_gives_one(
+    rows: list[tuple[str, str, str, int, str | None, str | None, None]], every_report_ranked: bool
+) -> None:
+    """Earliest report (submission order), then file, then line, then the order mentions were read in; the count of
+    mentions and of distinct reports -- compared with a plain sort and scan."""
+    if every_report_ranked:
+        rows = [(e, r if r != "r9" else "r3", *rest) for e, r, *rest in rows]
+    order = {"r2": 0, "r1": 1, "r3": 2}
+    names = ["party_id", "report_id", "file", "line", "name", "nationality", "occupation"]
+    mentions = pl.DataFrame(
+        rows,
+        schema={
+            "party_id": pl.String,
+            "report_id": pl.String,
+            "file": pl.Categorical,
+            "line": pl.Int64,
+            "name": pl.String,
+            "nationality": pl.String,
+            "occupation": pl.String,
+        },
+        orient="row",
+    )
+    merged = _merge_entities(mentions, "party_id", "parties", {"per_a": "strong"}, order)
+    expected = []
+    for entity in sorted({r[0] for r in rows}):
+        mine = sorted(
+            (i for i, r in enumerate(rows) if r[0] == entity),
+            key=lambda i: (order.get(rows[i][1], len(order)), rows[i][2], rows[i][3], i),
+        )
+        values = {
+            c: next((rows[i][k] for i in mine if rows[i][k] is not None), None)
+            for k, c in enumerate(names)
+            if c in ("name", "nationality", "occupation")
+        }
+        expected.append(
+            {
+                "party_id": entity,
+                **values,
+                "mention_count": len(mine),
+                "report_count": len({rows[i][1] for i in mine}),
+                "match_basis": "strong" if entity == "per_a" else "single",
+            }
+        )
+    if not expected:
+        assert merged.height == 0
+        return
+    assert merged.select(*expected[0]).to_dicts() == expected

@@ -25,6 +25,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from finintel import codes
@@ -1093,15 +1094,43 @@ def _merge_entities(
     if mentions.height == 0:
         return conform(table, pl.DataFrame())
     columns = [c for c in SCHEMAS[table] if c in mentions.columns and c != id_col]
-    ranked = mentions.with_columns(
-        pl.col("report_id").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_rank")
-    ).sort(["_rank", "file", "line"])
-    merged = ranked.group_by(id_col, maintain_order=True).agg(
-        [pl.col(c).drop_nulls().first().alias(c) for c in columns]
-        + [
+    # the order mentions are merged in: earliest report first, then file and line, then as read (ties: a file on
+    # one line); only the sort keys are sorted, and each attribute is taken from the row where its entity's first
+    # value is (sorting the whole frame copied every column: at 4M transactions 3.6 s and 2 GB of the peak)
+    ranks = mentions.select(
+        pl.col("report_id").replace_strict(order, default=len(order), return_dtype=pl.Int64)
+    ).to_series()
+    ordered_rows = mentions.select(
+        pl.arg_sort_by([ranks, pl.col("file"), pl.col("line")], maintain_order=True)
+    ).to_series()
+    position = np.empty(mentions.height, dtype=np.int64)  # each row's place in that order
+    position[ordered_rows.to_numpy()] = np.arange(mentions.height, dtype=np.int64)
+    nulls = {c: mentions[c].null_count() for c in columns}
+    some = [c for c in columns if 0 < nulls[c] < mentions.height]  # else: every row's value, or none
+    given = [f"_given{i}" for i in range(len(some))]
+    # reports counted by their rank when every report has one of its own (integers, not strings)
+    own_rank = bool((ranks < len(order)).all())  # else a report without a rank (or none): count the ids
+    report = pl.Series("_report", ranks) if own_rank else mentions["report_id"].alias("_report")
+    firsts = (
+        mentions.select(
+            id_col,
+            report,
+            pl.Series("_pos", position),
+            *(pl.col(c).is_not_null().alias(g) for c, g in zip(some, given, strict=True)),
+        )
+        .group_by(id_col)
+        .agg(
+            pl.col("_pos").min().alias("_first"),
+            *(pl.col("_pos").filter(pl.col(g)).min().alias(c) for c, g in zip(some, given, strict=True)),
             pl.len().cast(pl.Int64).alias("mention_count"),
-            pl.col("report_id").n_unique().cast(pl.Int64).alias("report_count"),
-        ]
+            pl.col("_report").n_unique().cast(pl.Int64).alias("report_count"),
+        )
+    )
+    merged = firsts.select(id_col, "mention_count", "report_count").with_columns(
+        mentions[c].gather(ordered_rows.gather(firsts[c if c in some else "_first"])).alias(c)
+        if nulls[c] < mentions.height
+        else pl.lit(None, dtype=mentions.schema[c]).alias(c)
+        for c in columns
     )
     merged = merged.with_columns(
         pl.col(id_col).replace_strict(basis, default="single", return_dtype=pl.String).alias("match_basis")
