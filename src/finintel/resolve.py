@@ -206,12 +206,13 @@ def _columns(mentions: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
-def _party_key_pairs(mentions: pl.DataFrame, *, local: bool = True) -> pl.DataFrame:
+def _party_key_pairs(mentions: pl.DataFrame, *, local: bool = True, names: pl.Series | None = None) -> pl.DataFrame:
     """(i, key): mention ``i``'s match keys, by mention and in the order :func:`person_keys` /
-    :func:`organization_keys` give them; without ``local``, only the keys that do not depend on the report."""
+    :func:`organization_keys` give them; without ``local``, only the keys that do not depend on the report.
+    ``names``: the mentions' normalised names, if the caller has them (:func:`_normalised_names`)."""
     m = _columns(mentions, PARTY_KEY_COLUMNS)
     n = m.select(
-        _per_value(m["name"].fill_null(""), norm_name).alias("_name"),
+        (_normalised_names(m) if names is None else names).alias("_name"),
         *(
             _per_value(m[c], norm_identifier).alias(f"_{c}")
             for c in ("passport_number", "id_number", "ssn", "tax_number", "registration_number")
@@ -345,6 +346,11 @@ def _components(index: np.ndarray, key_codes: np.ndarray, n: int) -> np.ndarray:
         label = new
 
 
+def _normalised_names(mentions: pl.DataFrame) -> pl.Series:
+    """Each mention's name as keys use it (empty: no name)."""
+    return _per_value(mentions["name"].fill_null(""), norm_name)
+
+
 def _local_key(name: pl.Expr) -> list[str | pl.Expr]:
     """The parts of a party's key within its report (``name``: the normalised name)."""
     kind = pl.when(pl.col("kind") == "person").then(pl.lit(":P:")).otherwise(pl.lit(":O:"))
@@ -381,13 +387,13 @@ def resolve_party_frame(mentions: pl.DataFrame) -> FrameResolution:
     heads, row = _distinct(m, _PARTY_ROW_COLUMNS)
     rows = m[heads]
     d = len(heads)
-    pairs = _party_key_pairs(rows, local=False)  # (i: distinct row, key)
+    names = _normalised_names(rows)  # (normalised once: a Python call per distinct name)
+    pairs = _party_key_pairs(rows, local=False, names=names)  # (i: distinct row, key)
     pair_row = pairs["i"].to_numpy()
     has_global = np.zeros(d, dtype=bool)
     has_global[pair_row] = True
     lone = ~has_global[row]  # per mention: its own node
     node = np.where(lone, d + np.cumsum(lone) - 1, row)
-    names = _per_value(rows["name"].fill_null(""), norm_name)
     name = names[row]
     named = (name != "").to_numpy()
     local = (
