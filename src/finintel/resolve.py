@@ -326,7 +326,7 @@ def _key_codes(keys: pl.Series) -> np.ndarray:
 def _components(index: np.ndarray, key_codes: np.ndarray, n: int) -> np.ndarray:
     """Connected components of nodes linked by shared keys: per node, the smallest node index of its component.
     Node ``index[j]`` has the key coded ``key_codes[j]`` (:func:`_key_codes`). Min-label propagation through the
-    keys with pointer jumping: a few rounds of group-bys, however long the chains."""
+    keys with pointer jumping: a few rounds of numpy minimum-scatters, however long the chains."""
     label = np.arange(n, dtype=np.int64)
     if len(index) == 0:
         return label
