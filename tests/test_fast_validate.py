@@ -1224,3 +1224,20 @@ def test_raw_extents_tell_apart_subtrees_that_differ() -> None:
         assert raw[17] is True
         assert first_raw.tolist() == first_written.tolist()
     assert _scan_modes(seed)[3].tolist() != _scan_modes(changed)[3].tolist()
+
+
+def test_the_floor_benchmark_counts_what_a_report_repeats() -> None:
+    """``benchmarks/goaml_floor.repetition`` (the share of the compiled pass's output inside a subtree equal to an
+    earlier one) on a report whose second transaction has the first one's sides: elements report, 2 x (transaction,
+    t_from, t_account, t_to, t_account); the second pair of sides (4 elements, 6 + 5 values) repeats."""
+    from benchmarks.goaml_floor import repetition
+
+    profile = codes.default_profile()
+    once = report(transaction("TX-1"))
+    assert repetition([(Path("once.xml"), once.encode())], profile) == (0.0, 0.0, [])
+    twice = report(transaction("TX-1"), transaction("TX-2", amount="5.00"))
+    share_e, share_v, by_type = repetition([(Path("twice.xml"), twice.encode())], profile)
+    assert (share_e, share_v) == (4 / 11, 11 / 36)
+    assert by_type == [("t_from", 2 / 11), ("t_to", 2 / 11)]
+    other = report(transaction("TX-1"), transaction("TX-2", sides=FROM_ACCOUNT + TO_ACCOUNT.replace("222", "333")))
+    assert repetition([(Path("other.xml"), other.encode())], profile)[2] == [("t_from", 2 / 11)]
