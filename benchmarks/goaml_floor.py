@@ -178,7 +178,7 @@ def repetition(files: list[tuple[Path, bytes]], profile: Profile) -> tuple[float
             continue
         n = len(cols.e_type)
         index = np.arange(n)
-        again = fast.first_same(cols.canon, cols.e_type.astype(np.int64), cols.e_cstart, cols.e_cend) != index
+        again = fast.first_same(cols.canon, cols.e_type, cols.e_cstart, cols.e_cend) != index
         parent = cols.e_parent.astype(np.int64)
         top = np.flatnonzero(again & ~np.where(parent >= 0, again[np.maximum(parent, 0)], False))
         cover = np.zeros(n + 1, dtype=np.int64)  # +1 at a repeated subtree's first element, -1 after its last

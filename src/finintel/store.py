@@ -37,6 +37,10 @@ from finintel.errors import StoreError
 from finintel.model import Account, Organization, Person, Relation, Report, Transaction
 
 STORE_FORMAT_VERSION = 1
+#: the store's Parquet compression level: zstd's level 1 instead of polars' default 3. Writing the 1M goAML store took
+#: 2.04-2.18 s instead of 2.22-2.39 s (4 runs each, alternated), its files 88 MiB instead of 86 MiB, and loading it
+#: took as long (0.6-0.8 s both ways; measured 2026-12-02)
+ZSTD_LEVEL = 1
 MONEY = pl.Decimal(38, 18)
 
 
@@ -293,12 +297,6 @@ class Store:
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
         return cls(tables=frames, meta=meta)
-
-
-#: the store's Parquet compression level: zstd's level 1 instead of polars' default 3. Writing the 1M goAML store took
-#: 2.04-2.18 s instead of 2.22-2.39 s (4 runs each, alternated), its files 88 MiB instead of 86 MiB, and loading it
-#: took as long (0.6-0.8 s both ways; measured 2026-12-02)
-ZSTD_LEVEL = 1
 
 
 def in_time_order(tx: pl.DataFrame) -> bool:
