@@ -1241,3 +1241,125 @@ def test_the_floor_benchmark_counts_what_a_report_repeats() -> None:
     assert by_type == [("t_from", 2 / 11), ("t_to", 2 / 11)]
     other = report(transaction("TX-1"), transaction("TX-2", sides=FROM_ACCOUNT + TO_ACCOUNT.replace("222", "333")))
     assert repetition([(Path("other.xml"), other.encode())], profile)[2] == [("t_from", 2 / 11)]
+
+
+# -- repeated sides' subjects left as stubs --------------------------------------------------------------------------
+
+
+def _collapsed_by_hand(cols: fast.Columns, compiled: fast.Compiled) -> dict[str, list[Any]]:
+    """What the collapsing pass must give, derived from the full columns: every subtree of a ``fast.COLLAPSED`` field
+    equal (type and canonical bytes) to an earlier one of those is a stub, its descendants and values taken out and
+    every index renumbered; the stubs' first occurrences listed."""
+    gids = [compiled.gid[p] for p in fast.COLLAPSED if p in compiled.gid]
+    candidates = np.flatnonzero(fast.among(cols.e_field, gids, len(compiled.name)))
+    extents = cols.e_cstart[candidates], cols.e_cend[candidates]
+    first = candidates[fast.first_same(cols.canon, cols.e_type[candidates], *extents)]
+    stub, of = candidates[first != candidates], first[first != candidates]
+    keep_e, keep_v = np.ones(len(cols.e_type), dtype=bool), np.ones(len(cols.v_field), dtype=bool)
+    for s in stub.tolist():
+        keep_e[s + 1 : cols.e_end[s]] = False
+        keep_v[cols.e_vstart[s] : cols.e_vend[s]] = False
+    before_e = np.concatenate([[0], np.cumsum(keep_e)])  # kept elements before an index: its new index
+    before_v = np.concatenate([[0], np.cumsum(keep_v)])
+    offsets = np.frombuffer(cols.v_offsets, dtype="<i8")
+    texts = [cols.text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+    parent = cols.e_parent[keep_e]
+    return {
+        "e_type": cols.e_type[keep_e].tolist(),
+        "e_parent": np.where(parent >= 0, before_e[np.maximum(parent, 0)], -1).tolist(),
+        "e_field": cols.e_field[keep_e].tolist(),
+        "e_line": cols.e_line[keep_e].tolist(),
+        "e_end": before_e[cols.e_end[keep_e]].tolist(),
+        "e_vstart": before_v[cols.e_vstart[keep_e]].tolist(),
+        "e_vend": before_v[cols.e_vend[keep_e]].tolist(),
+        "e_cstart": cols.e_cstart[keep_e].tolist(),
+        "e_cend": cols.e_cend[keep_e].tolist(),
+        "v_field": cols.v_field[keep_v].tolist(),
+        "v_owner": before_e[cols.v_owner[keep_v]].tolist(),
+        "v_line": cols.v_line[keep_v].tolist(),
+        "text": [t for t, k in zip(texts, keep_v.tolist(), strict=True) if k],
+        "r_stub": before_e[stub].tolist(),
+        "r_first": before_e[of].tolist(),
+    }
+
+
+def _collapsed_as_scanned(cols: fast.Columns) -> dict[str, list[Any]]:
+    offsets = np.frombuffer(cols.v_offsets, dtype="<i8")
+    out: dict[str, list[Any]] = {
+        name: getattr(cols, name).tolist()
+        for name in ("e_type", "e_parent", "e_field", "e_line", "e_end", "e_vstart", "e_vend", "e_cstart", "e_cend")
+    }
+    out |= {name: getattr(cols, name).tolist() for name in ("v_field", "v_owner", "v_line", "r_stub", "r_first")}
+    out["text"] = [cols.text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+    return out
+
+
+def assert_collapses_as_by_hand(data: bytes) -> int:
+    """The collapsing pass (raw extents and written out) against :func:`_collapsed_by_hand`; the stubs' count."""
+    compiled = fast.compiled(codes.default_profile())
+    stubs = 0
+    for raw in (True, False):
+        full = fast.scan(data, compiled, extents=True, raw=raw)
+        collapsed = fast.scan(data, compiled, extents=True, raw=raw, collapse=True)
+        assert (full is None) == (collapsed is None)
+        if full is None or collapsed is None:
+            continue
+        assert not len(full.r_stub)  # (only when asked)
+        assert collapsed.canon == full.canon and collapsed.v5 == full.v5
+        assert _collapsed_as_scanned(collapsed) == _collapsed_by_hand(full, compiled)
+        stubs = len(collapsed.r_stub)
+    return stubs
+
+
+def test_the_pass_leaves_repeated_sides_subjects_as_stubs(synth_goaml: list[Path]) -> None:
+    """A report whose second transaction repeats the first one's accounts: each is a stub (the element, its line
+    and its extents; no descendant, no value) naming its first occurrence; the synthetic reports likewise."""
+    twice = report(transaction("TX-1"), transaction("TX-2", amount="5.00")).encode()
+    compiled = fast.compiled(codes.default_profile())
+    cols = fast.scan(twice, compiled, extents=True, collapse=True)
+    assert cols is not None
+    names = [compiled.type_names[t] for t in cols.e_type.tolist()]
+    # report, (transaction, t_from, t_account + its 4 values, t_to, t_account + 5), then the second's stubs
+    assert names[:6] == ["report", "transaction", "t_from", "t_account", "t_to", "t_account"]
+    assert names[6:] == ["transaction", "t_from", "t_account", "t_to", "t_account"]
+    assert cols.r_stub.tolist() == [8, 10] and cols.r_first.tolist() == [3, 5]
+    assert (cols.e_end[[8, 10]] == [9, 11]).all() and (cols.e_vstart[[8, 10]] == cols.e_vend[[8, 10]]).all()
+    assert not np.isin(cols.v_owner, [8, 10]).any()
+    assert assert_collapses_as_by_hand(twice) == 2
+    assert sum(assert_collapses_as_by_hand(p.read_bytes()) for p in synth_goaml[::3]) > 200
+
+
+@FUZZ
+@given(st.sampled_from(ACCOUNT_SEEDS), st.lists(st.tuples(st.sampled_from(REWRITES), st.integers(0, 40)), max_size=3))
+def test_collapsed_columns_are_the_full_ones_without_the_repeats(seed: str, rewrites: list) -> None:
+    text = seed
+    for (old, new), k in rewrites:
+        at = [m.start() for m in re.finditer(re.escape(old), text)]
+        if at:
+            i = at[k % len(at)]
+            text = text[:i] + new + text[i + len(old) :]
+    event(f"stubs: {min(assert_collapses_as_by_hand(text.encode('utf-8', 'surrogatepass')), 3)}")
+
+
+def test_ingest_reads_the_same_rows_with_repeats_collapsed_or_not(
+    synth_goaml: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The column reader reads a stub as its first occurrence: the same buffers as with every repeat in full (and,
+    by the tests above, as the walk's), whole and in chunks."""
+    picked = [*synth_goaml[::25], *sorted((SAMPLE / "goaml").glob("*.xml"))]
+    profile = codes.default_profile()
+    reads = {}
+    for collapse in (True, False):
+        monkeypatch.setattr(colread, "COLLAPSE", collapse)
+        reads[collapse] = [
+            colread.read_batch([(p.read_bytes(), GoamlReader(p, profile, sha256="0" * 64)) for p in picked], now=NOW)
+        ]
+        reads[collapse].append([read_in_chunks(p, p.stat().st_size // 3)[0] for p in picked[:4]])
+    for a, b in zip(reads[True][0], reads[False][0], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert a.alias == b.alias and a.report == b.report and a.parties == b.parties
+            for table in a.frames:
+                assert_frame_equal(a.frames[table], b.frames[table])
+    for a, b in zip(reads[True][1], reads[False][1], strict=True):
+        assert_same_buffer(a, buffered(b))

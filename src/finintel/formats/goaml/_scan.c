@@ -33,6 +33,7 @@ typedef struct {
     int min, max;
     int gid; /* global field id */
     int v5;  /* a goAML 5.x element (sets the schema version) */
+    int collapse; /* with `collapse`: a repeat of an earlier equal subtree in this field is left as a stub (below) */
 } Field;
 
 typedef struct {
@@ -83,7 +84,7 @@ static void capsule_free(PyObject *capsule) {
 
 /* compile(types, root, root_name, spaces) -> capsule. spaces: sequence of code points a value is stripped of.
  * types: sequence of (fields, choices); fields: sequence of (name: bytes, child: int, min: int, max: int, gid: int,
- * v5: int); choices: sequence of (field indexes: sequence of int, min: int, max: int). */
+ * v5: int, collapse: int); choices: sequence of (field indexes: sequence of int, min: int, max: int). */
 static PyObject *py_compile(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *types, *spaces;
     int root;
@@ -141,8 +142,8 @@ static PyObject *py_compile(PyObject *Py_UNUSED(self), PyObject *args) {
             const char *name;
             Py_ssize_t len;
             Field *f = &ty->fields[i];
-            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fs, i), "y#iiiii", &name, &len, &f->child, &f->min,
-                                  &f->max, &f->gid, &f->v5)) {
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fs, i), "y#iiiiii", &name, &len, &f->child, &f->min,
+                                  &f->max, &f->gid, &f->v5, &f->collapse)) {
                 Py_DECREF(fs);
                 goto fail;
             }
@@ -251,7 +252,14 @@ typedef struct {
     const char *name;
     Py_ssize_t name_len;
     size_t text_start; /* a value element: where its text starts in the text buffer */
+    int collapse;      /* its field collapses repeats (Field.collapse) */
 } Frame;
+
+/* The first occurrences of the subtrees in collapsing fields (open addressing): element index and hash. */
+typedef struct {
+    int32_t element; /* -1: empty */
+    uint64_t hash;
+} Slot;
 
 typedef struct {
     const Schema *s;
@@ -266,6 +274,10 @@ typedef struct {
     Buf e_end, e_vstart, e_vend, e_cstart, e_cend; /* extents of each element's subtree (with `extents`) */
     Buf v_field, v_owner, v_line, v_offsets, text;
     Buf canon;   /* the document in a form where two subtrees are equal bytes when lxml serialises them equally */
+    Buf r_stub, r_first; /* with `collapse`: the stubs left for repeated subtrees, and the first occurrence of each */
+    int collapse;        /* leave a repeat of an earlier subtree in a collapsing field as a stub (with extents) */
+    Slot *firsts;        /* the first occurrences so far (a table of `firsts_cap` slots, `firsts_n` used) */
+    size_t firsts_cap, firsts_n;
     int extents; /* record the extents and the canonical form (ingest), or not (validate) */
     int raw;     /* with extents: the document's own bytes are the canonical form while it stays plain (below) */
     int restart; /* raw mode met something that is not plain: run again writing the canonical form */
@@ -628,6 +640,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     fr->name = (const char *)name;
     fr->name_len = len;
     fr->last = -1;
+    fr->collapse = f != NULL && f->collapse;
     int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
     int32_t gid = f == NULL ? -1 : f->gid;
     /* canonical form: \x01 name \x02, the decoded text and the children, \x03 (no XML character is one of these) */
@@ -664,6 +677,94 @@ static int open_element(Scanner *sc, int *self_closing) {
     return 0;
 }
 
+/* -- repeated subtrees ---------------------------------------------------------------------------------------------
+ * A report repeats itself: the same account, person or organization is a side of transaction after transaction,
+ * byte for byte. The column reader reads such a repeat as its first occurrence (the walk's memo), so with `collapse`
+ * a subtree in a collapsing field that equals an earlier one (the same type and the same canonical bytes, compared
+ * in full) is left as a stub: the element itself (its line, its extents in the canonical form) without its
+ * descendants and values, which are taken back out of the columns. The pass has checked them all the same. The stubs
+ * and their first occurrences are listed (r_stub, r_first). A descendant of a repeat is never a first occurrence
+ * (its copy in the earlier subtree came first), so taking a repeat's descendants out leaves the table valid. */
+
+#define MAX_PROBES 16 /* a lookup that probes further leaves the subtree as it is: crafted collisions cost little */
+
+static uint64_t subtree_hash(const unsigned char *p, size_t n, uint64_t seed) {
+    uint64_t h = (seed + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 29);
+}
+
+static int firsts_grow(Scanner *sc) {
+    size_t cap = sc->firsts_cap ? sc->firsts_cap * 2 : 1024;
+    Slot *table = PyMem_RawMalloc(cap * sizeof *table);
+    if (table == NULL) return -1;
+    for (size_t i = 0; i < cap; i++) table[i].element = -1;
+    for (size_t i = 0; i < sc->firsts_cap; i++) { /* (a probe chain longer than MAX_PROBES is cut short: no harm) */
+        Slot old = sc->firsts[i];
+        if (old.element < 0) continue;
+        size_t slot = (size_t)(old.hash ^ (old.hash >> 31)) & (cap - 1);
+        while (table[slot].element >= 0) slot = (slot + 1) & (cap - 1);
+        table[slot] = old;
+    }
+    PyMem_RawFree(sc->firsts);
+    sc->firsts = table;
+    sc->firsts_cap = cap;
+    return 0;
+}
+
+/* Element `e` has just closed (its extents recorded, its structure checked): a stub if it repeats an earlier
+ * subtree, else (when the table has room on its probe chain) a first occurrence. */
+static int collapse_repeat(Scanner *sc, int32_t e) {
+    const int64_t *cstart = (const int64_t *)sc->e_cstart.data, *cend = (const int64_t *)sc->e_cend.data;
+    const int32_t *type = (const int32_t *)sc->e_type.data;
+    const unsigned char *bytes = sc->raw ? sc->base : (const unsigned char *)sc->canon.data;
+    int64_t len = cend[e] - cstart[e];
+    uint64_t h = subtree_hash(bytes + cstart[e], (size_t)len, (uint64_t)type[e]);
+    if ((sc->firsts_n + 1) * 2 > sc->firsts_cap && firsts_grow(sc) < 0) return -1;
+    size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
+    for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
+        Slot *at = &sc->firsts[slot];
+        if (at->element < 0) {
+            at->element = e;
+            at->hash = h;
+            sc->firsts_n++;
+            return 0;
+        }
+        int32_t j = at->element;
+        if (at->hash != h || type[j] != type[e] || cend[j] - cstart[j] != len ||
+            memcmp(bytes + cstart[j], bytes + cstart[e], (size_t)len) != 0)
+            continue;
+        /* a repeat of j: its descendants and values out of the columns, its stubs among them too */
+        int32_t v = ((int32_t *)sc->e_vstart.data)[e];
+        sc->n_elements = e + 1;
+        sc->n_values = v;
+        Buf *per_element[] = {&sc->e_type, &sc->e_parent, &sc->e_field, &sc->e_line,
+                              &sc->e_end,  &sc->e_vstart, &sc->e_vend};
+        for (size_t b = 0; b < sizeof per_element / sizeof per_element[0]; b++)
+            per_element[b]->len = (size_t)(e + 1) * sizeof(int32_t);
+        sc->e_cstart.len = sc->e_cend.len = (size_t)(e + 1) * sizeof(int64_t);
+        ((int32_t *)sc->e_end.data)[e] = e + 1;
+        ((int32_t *)sc->e_vend.data)[e] = v;
+        sc->v_field.len = sc->v_owner.len = sc->v_line.len = (size_t)v * sizeof(int32_t);
+        sc->v_offsets.len = (size_t)(v + 1) * sizeof(int64_t);
+        sc->text.len = (size_t)((int64_t *)sc->v_offsets.data)[v];
+        while (sc->r_stub.len && ((int32_t *)sc->r_stub.data)[sc->r_stub.len / sizeof(int32_t) - 1] > e) {
+            sc->r_stub.len -= sizeof(int32_t);
+            sc->r_first.len -= sizeof(int32_t);
+        }
+        return buf_i32(&sc->r_stub, e) < 0 || buf_i32(&sc->r_first, j) < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
 static int close_element(Scanner *sc) {
     Frame *fr = &sc->stack[sc->depth - 1];
     if (sc->extents && !sc->raw && buf_put(&sc->canon, "\x03", 1) < 0) return -1;
@@ -684,6 +785,7 @@ static int close_element(Scanner *sc) {
             for (int j = 0; j < ch->n; j++) present += fr->counts[ch->fields[j]] > 0;
             if (present < ch->min || present > ch->max) GIVE_UP(sc, "choice not satisfied");
         }
+        if (sc->collapse && fr->collapse && collapse_repeat(sc, fr->inst) < 0) return -1;
     }
     sc->depth--;
     return 0;
@@ -747,16 +849,20 @@ static int scan_document(Scanner *sc) {
 static void scanner_free(Scanner *sc) {
     Buf *bufs[] = {&sc->e_type,   &sc->e_parent, &sc->e_field,   &sc->e_line, &sc->e_end,
                    &sc->e_vstart, &sc->e_vend,   &sc->e_cstart,  &sc->e_cend, &sc->v_field,
-                   &sc->v_owner,  &sc->v_line,   &sc->v_offsets, &sc->text,   &sc->canon};
+                   &sc->v_owner,  &sc->v_line,   &sc->v_offsets, &sc->text,   &sc->canon,
+                   &sc->r_stub,   &sc->r_first};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_RawFree(bufs[i]->data);
+    PyMem_RawFree(sc->firsts);
     PyMem_RawFree(sc->counts_pool);
 }
 
 static PyObject *as_bytes(const Buf *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
 
 /* One run of the pass over `data` (the scanner zeroed); 0, or -1 with `reason` (NULL: out of memory). */
-static int run_scan(Scanner *sc, const Schema *s, const unsigned char *data, Py_ssize_t size, int extents, int raw) {
+static int run_scan(Scanner *sc, const Schema *s, const unsigned char *data, Py_ssize_t size, int extents, int raw,
+                    int collapse) {
     memset(sc, 0, sizeof *sc);
+    sc->collapse = collapse && extents;
     sc->s = s;
     sc->base = sc->p = data;
     sc->end = data + size;
@@ -770,21 +876,24 @@ static int run_scan(Scanner *sc, const Schema *s, const unsigned char *data, Py_
     return buf_i64(&sc->v_offsets, 0) < 0 ? -1 : scan_document(sc);
 }
 
-/* scan(schema, data, extents=0)
+/* scan(schema, data, extents=0, collapse=False)
  *   -> (True, v5, e_type, e_parent, e_field, e_line, v_field, v_owner, v_line, v_offsets, text,
- *       e_end, e_vstart, e_vend, e_cstart, e_cend, canon, raw)     (e_end..canon empty unless extents)
+ *       e_end, e_vstart, e_vend, e_cstart, e_cend, canon, raw, r_stub, r_first)
+ *      (e_end..canon empty unless extents; r_stub, r_first: int32, empty unless extents and collapse)
  *    | (False, reason, line)
  * e_end: the index after an element's last descendant; e_vstart/e_vend: the values of its subtree; e_cstart/e_cend:
  * its subtree in `canon`, where two subtrees are equal bytes exactly when lxml serialises them equally (names, text
  * decoded and line ends normalised, whitespace between elements included, comments left out).
  * extents: 0 none (validate); 1 the canonical form written out; 2 the same, except that a plain document (see
  * NOT_PLAIN) is its own canonical form: then `raw` is true, `canon` is empty and e_cstart/e_cend are offsets in
- * `data`. */
+ * `data`.
+ * collapse (with extents): a repeat of an earlier subtree in a collapsing field is left as a stub (collapse_repeat);
+ * r_stub lists the stubs (increasing), r_first the first occurrence each repeats. */
 static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *capsule;
     Py_buffer view;
-    int extents = 0;
-    if (!PyArg_ParseTuple(args, "Oy*|i", &capsule, &view, &extents)) return NULL;
+    int extents = 0, collapse = 0;
+    if (!PyArg_ParseTuple(args, "Oy*|ip", &capsule, &view, &extents, &collapse)) return NULL;
     Schema *s = PyCapsule_GetPointer(capsule, "finintel.goaml.schema");
     if (s == NULL) { PyBuffer_Release(&view); return NULL; }
     if (extents < 0 || extents > 2) {
@@ -795,10 +904,10 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     Scanner sc;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = run_scan(&sc, s, view.buf, view.len, extents > 0, extents == 2);
+    rc = run_scan(&sc, s, view.buf, view.len, extents > 0, extents == 2, collapse);
     if (rc < 0 && sc.restart) { /* not plain: the canonical form written out */
         scanner_free(&sc);
-        rc = run_scan(&sc, s, view.buf, view.len, 1, 0);
+        rc = run_scan(&sc, s, view.buf, view.len, 1, 0, collapse);
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
@@ -806,12 +915,12 @@ static PyObject *py_scan(PyObject *Py_UNUSED(self), PyObject *args) {
     if (rc < 0) {
         result = sc.reason == NULL ? PyErr_NoMemory() : Py_BuildValue("(Osi)", Py_False, sc.reason, (int)sc.reason_line);
     } else {
-        result = Py_BuildValue("(OiNNNNNNNNNNNNNNNO)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
+        result = Py_BuildValue("(OiNNNNNNNNNNNNNNNONN)", Py_True, sc.v5, as_bytes(&sc.e_type), as_bytes(&sc.e_parent),
                                as_bytes(&sc.e_field), as_bytes(&sc.e_line), as_bytes(&sc.v_field),
                                as_bytes(&sc.v_owner), as_bytes(&sc.v_line), as_bytes(&sc.v_offsets),
                                as_bytes(&sc.text), as_bytes(&sc.e_end), as_bytes(&sc.e_vstart), as_bytes(&sc.e_vend),
                                as_bytes(&sc.e_cstart), as_bytes(&sc.e_cend), as_bytes(&sc.canon),
-                               sc.raw ? Py_True : Py_False);
+                               sc.raw ? Py_True : Py_False, as_bytes(&sc.r_stub), as_bytes(&sc.r_first));
     }
     scanner_free(&sc);
     return result;
@@ -1040,7 +1149,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
-    {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=0) -> columns, or (False, reason, line)"},
+    {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=0, collapse=False) -> columns, or (False, reason, line)"},
     {"first_same", py_first_same, METH_VARARGS, "first_same(canons, which, key, start, end) -> int64 bytes"},
     {"group_values", py_group_values, METH_VARARGS, "group_values(v_owner, n) -> (start, order)"},
     {"first_values", py_first_values, METH_VARARGS,

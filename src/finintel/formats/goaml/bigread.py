@@ -190,7 +190,9 @@ def _read(
         body = data[bounds[k] : bounds[k + 1]]
         if not _plain(body):
             return None
-        columns = fast.scan(head + b"\n" + body + b"\n" + foot, compiled, extents=True, raw=False)
+        columns = fast.scan(
+            head + b"\n" + body + b"\n" + foot, compiled, extents=True, raw=False, collapse=colread.COLLAPSE
+        )
         _release(data, bounds[k], bounds[k + 1])
         if columns is None or not colread._takes(compiled, columns) or _outside(columns, kind) != outside:
             return None

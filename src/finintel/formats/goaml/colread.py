@@ -14,7 +14,9 @@ batch of files (``fast.Batch``) rather than once per file:
   (dates, decimals, booleans, assets: the walk's own parse functions, once per distinct value where not vectorised).
 * **Repeated subjects** are found as the walk finds them: a subtree with the same type and the same canonical form
   (equal bytes exactly when lxml serialises both alike) is the first one; its mentions are made once per report, at
-  its first occurrence, with that occurrence's line and path.
+  its first occurrence, with that occurrence's line and path. The compiled pass leaves a repeated side's or
+  involved party's subject as a stub (:data:`COLLAPSE`, ``fast.COLLAPSED``): the element without its contents, read
+  from its first occurrence like every repeat.
 * **Mention ids** follow the walk's numbering: per account built, the account; its holder, the holder's directors
   (person, relation) and related entities (organization, relation) and the holding relation; then per signatory the
   person and the relation; a person side takes one number, an organization side one and two per director and
@@ -207,6 +209,11 @@ class ColumnRead:
     parties: int  # the activity report's parties (report_party), each stored with its mentions
 
 
+#: The compiled pass leaves repeated sides' subjects as stubs (``fast.COLLAPSED``): a stub is read as its first
+#: occurrence, as every repeat is; the checks, typed values, value groups and paths then skip the repeats' contents.
+#: ``False`` reads every repeat out in full (the same rows: the tests compare both).
+COLLAPSE = True
+
 #: a build made in an earlier chunk of a big file (:class:`Carry`) is referred to by a number from here on
 _EXT = 1 << 48
 
@@ -261,7 +268,7 @@ def read_batch(
     parts: dict[int, fast.Columns] = {}
     for i, (data, _reader) in enumerate(files):
         if 0 < len(data) <= fast.MAX_INGEST_BYTES:
-            columns = fast.scan(data, compiled, extents=True)
+            columns = fast.scan(data, compiled, extents=True, collapse=COLLAPSE)
             if columns is not None and _takes(compiled, columns):
                 parts[i] = columns
     if not parts:
@@ -341,6 +348,24 @@ class _FrameReader:
         """Per element: the first element in document order with the same type and the same canonical subtree (the
         walk's memo key: a repeated subtree is the first one's dict, with its line and path); with ``role`` (a side
         role: :data:`_ROLES`), the first in the same role too."""
+        cols = self.cols
+        if role is None and len(cols.r_stub):
+            # a stub among them whose first occurrence is too is that one's: only the others' bytes are compared
+            at = np.full(self.n, -1, dtype=np.int64)
+            at[elements] = np.arange(len(elements))
+            via = np.full(len(elements), -1, dtype=np.int64)
+            stub = at[cols.r_stub]
+            via[stub[stub >= 0]] = at[cols.r_first[stub >= 0]]
+            repeat = via >= 0
+            if repeat.any():
+                first = np.empty_like(elements)
+                first[~repeat] = self._compared(elements[~repeat], None)
+                first[repeat] = first[via[repeat]]  # (a first occurrence is no stub)
+                return first
+        return self._compared(elements, role)
+
+    def _compared(self, elements: np.ndarray, role: np.ndarray | None) -> np.ndarray:
+        """:meth:`firsts`, every subtree's bytes compared."""
         cols = self.cols
         key = self.e_file[elements].astype(np.int64) * len(self.c.type_names) + self.e_type[elements]
         if role is not None:

@@ -59,6 +59,22 @@ MAX_INGEST_BYTES = 32 << 20
 #: Files smaller than this take the walk: the fast path costs about 4 ms a file whatever its size, the walk about
 #: 4 ms per 100 transactions (80 KB) of the repetitive reports banks file (measured 2026-12-01).
 MIN_BYTES = 64 << 10
+#: The fields whose repeats the compiled pass leaves as stubs when asked to (``scan(collapse=True)``): the subject of
+#: a bi-party side (``t_from/from_account`` and the like) or of an involved party (``party/account``). A report names
+#: the same account, person or organization on transaction after transaction (59-66% of the elements and values of
+#: the synthetic reports lie in such repeats, BENCHMARKS.md); the column reader reads a repeat as its first
+#: occurrence anyway. An activity report's party is not collapsed (the reader builds those every time).
+COLLAPSED = frozenset(
+    (
+        *(
+            (f"t_{side}{x}", f"{side}_{kind}")
+            for side in ("from", "to")
+            for x in ("", "_my_client")
+            for kind in ("account", "person", "entity")
+        ),
+        *(("party", f"{kind}{x}") for kind in ("account", "person", "entity") for x in ("", "_my_client")),
+    )
+)
 #: goAML 5.x elements below the root (``reportdata``, a 5.x root, is one this pass does not take).
 _V5 = V5_ELEMENTS - {"reportdata"}
 #: what Python's ``str.strip()`` removes, which the compiled pass strips from every value as the walk does
@@ -123,7 +139,8 @@ def _compile(mandatory: frozenset[str]) -> Compiled:
             required.append(spec.min > 0)
             minimum = 1 if spec.min > 0 or spec.name in extra.get(name, ()) else 0
             child = -1 if spec.is_leaf else type_index[spec.type]
-            fields.append((spec.name.encode(), child, minimum, spec.max, g, int(spec.name in _V5)))
+            collapse = int((name, spec.name) in COLLAPSED)
+            fields.append((spec.name.encode(), child, minimum, spec.max, g, int(spec.name in _V5), collapse))
         choices = [(tuple(ctype.index[n][0] for n in c.names), c.min, c.max) for c in ctype.choices]
         types.append((fields, choices))
     assert _scan is not None
@@ -194,7 +211,9 @@ class Columns:
     values: field id, owner element, line; with ``extents``, per element the index after its subtree, its values'
     range and its subtree's range in ``canon`` (the canonical form: equal subtrees are equal bytes; for a plainly
     written document, the document itself: see ``NOT_PLAIN`` in _scan.c). A batch's columns keep each file's
-    ranges in its own canonical form (``Batch.canons``) and leave ``canon`` empty."""
+    ranges in its own canonical form (``Batch.canons``) and leave ``canon`` empty. With ``collapse``: the stubs
+    left for repeated subtrees of :data:`COLLAPSED` fields (elements without descendants or values; increasing) and
+    the first occurrence each one repeats."""
 
     v5: bool
     e_type: np.ndarray
@@ -212,6 +231,8 @@ class Columns:
     e_cstart: np.ndarray
     e_cend: np.ndarray
     canon: bytes
+    r_stub: np.ndarray
+    r_first: np.ndarray
 
     @classmethod
     def of(cls, result: tuple[Any, ...], data: bytes) -> Columns:
@@ -238,16 +259,19 @@ class Columns:
             e_cstart=i64(14),
             e_cend=i64(15),
             canon=data if result[17] else result[16],
+            r_stub=i32(18),
+            r_first=i32(19),
         )
 
 
-def scan(data: bytes, compiled: Compiled, *, extents: bool, raw: bool = True) -> Columns | None:
+def scan(data: bytes, compiled: Compiled, *, extents: bool, raw: bool = True, collapse: bool = False) -> Columns | None:
     """The compiled pass over one file's bytes: its columns, or ``None`` when it gives up (the walk decides).
     ``raw=False``: the canonical form written out even for a plain document (whose raw extents are comparable only
-    with the same document's: the chunks of a big report compare subtrees across documents)."""
+    with the same document's: the chunks of a big report compare subtrees across documents). ``collapse`` (with
+    ``extents``): a repeated subtree of a :data:`COLLAPSED` field is left as a stub (:class:`Columns`)."""
     assert _scan is not None
     try:
-        result = _scan.scan(compiled.capsule, data, (2 if raw else 1) if extents else 0)
+        result = _scan.scan(compiled.capsule, data, (2 if raw else 1) if extents else 0, collapse)
     except ValueError:
         return None
     return Columns.of(result, data) if result[0] else None
@@ -368,6 +392,8 @@ class Batch:
             e_cstart=cat("e_cstart"),  # in each file's own canonical form (Batch.canons): not joined
             e_cend=cat("e_cend"),
             canon=b"",
+            r_stub=cat("r_stub", ne),
+            r_first=cat("r_first", ne),
         )
         values = _Values(columns.v_field, columns.v_owner, columns.v_offsets, columns.text, len(compiled.name))
         return cls(
@@ -467,7 +493,8 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
             mark(files[when > at[files]])  # FI-V008
 
     # FI-V011: every my-client person carries an identifier or an identification element
-    persons = np.flatnonzero(of_type("t_person_my_client"))
+    # (a stub left for a repeated person holds nothing: its first occurrence is checked)
+    persons = np.setdiff1d(np.flatnonzero(of_type("t_person_my_client")), columns.r_stub, assume_unique=True)
     if len(persons):
         id_gids = [gid("t_person_my_client", k) for k in ("ssn", "passport_number", "id_number", "tax_number")]
         identified = values.owner[values.of(*id_gids)]
