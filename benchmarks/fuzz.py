@@ -44,10 +44,11 @@ def _asan(env: dict[str, str]) -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name in ("src", "tests", "sample_data", "pyproject.toml"):
+        for name in ("src", "tests", "benchmarks", "sample_data", "pyproject.toml"):  # (a test uses benchmarks/)
             source = ROOT / name
             if source.is_dir():
-                shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+                skip = shutil.ignore_patterns("*.so", "__pycache__", ".cache")  # (not the cached benchmark data)
+                shutil.copytree(source, work / name, ignore=skip)
             else:
                 shutil.copy2(source, work / name)
         package = work / "src" / "finintel" / "formats" / "goaml"
@@ -76,7 +77,7 @@ def _asan(env: dict[str, str]) -> int:
             "LD_PRELOAD": library,
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
             "UBSAN_OPTIONS": "print_stacktrace=1",
-            "PYTHONPATH": f"{work / 'src'}{os.pathsep}{work / 'tests'}",
+            "PYTHONPATH": os.pathsep.join(str(p) for p in (work / "src", work / "tests", work)),
         }
         probe = subprocess.run(
             [sys.executable, "-c", "from finintel.formats.goaml import _scan; print(_scan.__file__)"],
