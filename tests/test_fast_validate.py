@@ -1239,6 +1239,9 @@ def test_the_floor_benchmark_counts_what_a_report_repeats() -> None:
     share_e, share_v, by_type = repetition([(Path("twice.xml"), twice.encode())], profile)
     assert (share_e, share_v) == (4 / 11, 11 / 36)
     assert by_type == [("t_from", 2 / 11), ("t_to", 2 / 11)]
+    # as ingest reads it: the repeated accounts are stubs (their 7 values gone); the repeated sides keep their funds
+    # code and country (4 values of 29), and a side with its stub is 2 repeated elements still
+    assert repetition([(Path("twice.xml"), twice.encode())], profile, collapse=True)[:2] == (4 / 11, 4 / 29)
     other = report(transaction("TX-1"), transaction("TX-2", sides=FROM_ACCOUNT + TO_ACCOUNT.replace("222", "333")))
     assert repetition([(Path("other.xml"), other.encode())], profile)[2] == [("t_from", 2 / 11)]
 
