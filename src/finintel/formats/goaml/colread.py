@@ -644,7 +644,10 @@ class _FrameReader:
         vs, ve = int(cols.e_vstart[e]), int(cols.e_vend[e])
         own = (np.flatnonzero(self.v_owner[vs:ve] == e) + vs).tolist()
         end = int(cols.e_end[e])
-        kids = (np.flatnonzero(self.e_parent[e + 1 : end] == e) + e + 1).tolist()
+        kid = np.flatnonzero(self.e_parent[e + 1 : end] == e) + e + 1
+        if skip:  # (left out before sorting: a report's transactions are thousands of the root's children)
+            kid = kid[~np.array([name in skip for name in c.name], dtype=bool)[self.e_field[kid]]]
+        kids = kid.tolist()
         children = sorted(
             [(c.position[int(self.v_field[v])], v, True) for v in own]
             + [(c.position[int(self.e_field[k])], k, False) for k in kids]
@@ -659,8 +662,6 @@ class _FrameReader:
             else:
                 g = int(self.e_field[i])
                 name = c.name[g]
-                if name in skip:
-                    continue
                 n = counts[name] = counts.get(name, 0) + 1
                 value = self.element(i, f"{path}/{name}[{n}]" if c.many[g] else f"{path}/{name}")
             if c.many[g]:
@@ -854,15 +855,13 @@ class _FrameReader:
         holds_num = org_num[:nh] + 2 * n_dir[:nh] + 2 * n_rel[:nh] + 1
         sig_base = start[sig_j] + 1 + held_size[sig_j] + 2 * ordinal
         base = self.carry.num_base if self.carry is not None else 0  # a big report's earlier chunks' numbers
-        id_text = pl.Series(
-            [
-                f"{r._prefix}{i}"
-                for r, t in zip(self.readers, totals.tolist(), strict=True)
-                for i in range(base, base + t + 1)
-            ]
-            + self.ext_ids,
-            dtype=pl.String,
-        )
+        # per file its reader's prefix and the numbers base .. base + total, then the earlier chunks' builds
+        numbered = totals + 1
+        of_file = np.repeat(np.arange(n_files), numbered)
+        number = np.arange(int(numbered.sum()), dtype=np.int64) - np.repeat(np.cumsum(numbered) - numbered, numbered)
+        prefixes = pl.Series([r._prefix for r in self.readers], dtype=pl.String)[of_file]
+        spelt = pl.select(pl.concat_str(pl.lit(prefixes), pl.lit(pl.Series(number + base)).cast(pl.String)))
+        id_text = pl.concat([spelt.to_series(), pl.Series(self.ext_ids, dtype=pl.String)]).rechunk()
         n_local = len(id_text) - len(self.ext_ids)
 
         def ids(numbers: np.ndarray) -> pl.Series:
