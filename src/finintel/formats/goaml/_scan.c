@@ -278,6 +278,7 @@ typedef struct {
     int collapse;        /* leave a repeat of an earlier subtree in a collapsing field as a stub (with extents) */
     Slot *firsts;        /* the first occurrences so far (a table of `firsts_cap` slots, `firsts_n` used) */
     size_t firsts_cap, firsts_n;
+    int32_t firsts_last; /* the latest element entered */
     int extents; /* record the extents and the canonical form (ingest), or not (validate) */
     int raw;     /* with extents: the document's own bytes are the canonical form while it stays plain (below) */
     int restart; /* raw mode met something that is not plain: run again writing the canonical form */
@@ -683,8 +684,9 @@ static int open_element(Scanner *sc, int *self_closing) {
  * a subtree in a collapsing field that equals an earlier one (the same type and the same canonical bytes, compared
  * in full) is left as a stub: the element itself (its line, its extents in the canonical form) without its
  * descendants and values, which are taken back out of the columns. The pass has checked them all the same. The stubs
- * and their first occurrences are listed (r_stub, r_first). A descendant of a repeat is never a first occurrence
- * (its copy in the earlier subtree came first), so taking a repeat's descendants out leaves the table valid. */
+ * and their first occurrences are listed (r_stub, r_first). A descendant of a repeat is a first occurrence only if
+ * its copy in the earlier subtree could not be entered (a long probe chain, then a rehash): such entries are cleared
+ * when the repeat is taken out (a cleared slot can only make a later lookup miss: a subtree left in full). */
 
 #define MAX_PROBES 16 /* a lookup that probes further leaves the subtree as it is: crafted collisions cost little */
 
@@ -736,13 +738,19 @@ static int collapse_repeat(Scanner *sc, int32_t e) {
             at->element = e;
             at->hash = h;
             sc->firsts_n++;
+            sc->firsts_last = e;
             return 0;
         }
         int32_t j = at->element;
         if (at->hash != h || type[j] != type[e] || cend[j] - cstart[j] != len ||
             memcmp(bytes + cstart[j], bytes + cstart[e], (size_t)len) != 0)
             continue;
-        /* a repeat of j: its descendants and values out of the columns, its stubs among them too */
+        /* a repeat of j: its descendants and values out of the columns, its stubs and first occurrences too */
+        if (sc->firsts_last > e) {
+            for (size_t i = 0; i < sc->firsts_cap; i++)
+                if (sc->firsts[i].element > e) sc->firsts[i].element = -1; /* (firsts_n stays: a bound) */
+            sc->firsts_last = e; /* (an upper bound: e itself is no entry) */
+        }
         int32_t v = ((int32_t *)sc->e_vstart.data)[e];
         sc->n_elements = e + 1;
         sc->n_values = v;

@@ -209,9 +209,9 @@ class ColumnRead:
     parties: int  # the activity report's parties (report_party), each stored with its mentions
 
 
-#: The compiled pass leaves repeated sides' subjects as stubs (``fast.COLLAPSED``): a stub is read as its first
-#: occurrence, as every repeat is; the checks, typed values, value groups and paths then skip the repeats' contents.
-#: ``False`` reads every repeat out in full (the same rows: the tests compare both).
+#: The compiled pass leaves the repeated subjects of sides and involved parties as stubs (``fast.COLLAPSED``): a
+#: stub is read as its first occurrence, as every repeat is; the checks, typed values, value groups and paths then
+#: skip the repeats' contents. ``False`` reads every repeat out in full (the same rows: the tests compare both).
 COLLAPSE = True
 
 #: a build made in an earlier chunk of a big file (:class:`Carry`) is referred to by a number from here on

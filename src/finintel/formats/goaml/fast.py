@@ -61,9 +61,9 @@ MAX_INGEST_BYTES = 32 << 20
 MIN_BYTES = 64 << 10
 #: The fields whose repeats the compiled pass leaves as stubs when asked to (``scan(collapse=True)``): the subject of
 #: a bi-party side (``t_from/from_account`` and the like) or of an involved party (``party/account``). A report names
-#: the same account, person or organization on transaction after transaction (59-66% of the elements and values of
-#: the synthetic reports lie in such repeats, BENCHMARKS.md); the column reader reads a repeat as its first
-#: occurrence anyway. An activity report's party is not collapsed (the reader builds those every time).
+#: the same account, person or organization on transaction after transaction (of the 59-66% of the synthetic
+#: reports' elements that lie in a repeated subtree, most lie in these: BENCHMARKS.md); the column reader reads a
+#: repeat as its first occurrence anyway. An activity report's party is not collapsed (the reader builds each one).
 COLLAPSED = frozenset(
     (
         *(
