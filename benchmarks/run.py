@@ -300,7 +300,7 @@ def main() -> None:
     body = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Whole processes (`python -m finintel ...`), "
-            f"median of {args.repeat} runs (1 at 10M), peak RSS of each process. "
+            f"median of {args.repeat} runs (the 10M tabular ingest: 1), peak RSS of each process. "
             f"Data: `finintel synth` (default settings); goAML ingest timed up to {args.goaml_max:,} transactions. "
             "Scan: full default rule pack over an ingested store, JSON findings written.",
             "",
