@@ -1366,3 +1366,56 @@ def test_ingest_reads_the_same_rows_with_repeats_collapsed_or_not(
                 assert_frame_equal(a.frames[table], b.frames[table])
     for a, b in zip(reads[True][1], reads[False][1], strict=True):
         assert_same_buffer(a, buffered(b))
+
+
+def _subtree_hash(data: bytes, seed: int) -> int:
+    """``subtree_hash`` of _scan.c, in Python (to aim subtrees at one slot of the pass's table)."""
+    mask = (1 << 64) - 1
+    h = (((seed + 1) * 0x9E3779B97F4A7C15) & mask) ^ len(data)
+    whole = len(data) // 8 * 8
+    for i in range(0, whole, 8):
+        h = ((h ^ int.from_bytes(data[i : i + 8], "little")) * 0xFF51AFD7ED558CCD) & mask
+        h ^= h >> 32
+    rest = len(data) - whole
+    h = ((h ^ int.from_bytes(data[whole:], "little") ^ (rest << 56)) * 0xC4CEB9FE1A85EC53) & mask
+    return h ^ (h >> 29)
+
+
+def test_subjects_colliding_in_the_pass_table_past_its_probe_limit_stay_whole(write) -> None:
+    """Twenty distinct accounts crafted onto one slot of the pass's table (plain report: the raw bytes are hashed),
+    each repeated once: the first 16 fill the slot's probe chain and their repeats are stubs; the other four are not
+    entered, so their repeats stay whole (crafted collisions cost 16 probes, never a wrong stub); the rows are the
+    walk's either way."""
+    compiled = fast.compiled(codes.default_profile())
+    seed = compiled.type_index["t_account"]
+
+    def slot_of(subtree: str) -> int:  # its home slot while the table has 1,024 (fewer than 512 entries)
+        h = _subtree_hash(subtree.encode(), seed)
+        return (h ^ (h >> 31)) & 1023
+
+    start = FROM_ACCOUNT.index("<from_account>")
+    end = FROM_ACCOUNT.index("</from_account>") + len("</from_account>")
+    to_start = TO_ACCOUNT.index("<to_account>")
+    to_slot = slot_of(TO_ACCOUNT[to_start : TO_ACCOUNT.index("</to_account>") + len("</to_account>")])
+    target = (to_slot + 512) % 1024  # (away from the other side's entry)
+    numbers: list[str] = []
+    k = 0
+    while len(numbers) < 20:
+        side = FROM_ACCOUNT.replace("<account>111</account>", f"<account>A{k}</account>")
+        if slot_of(side[start : end + len(f"A{k}") - 3]) == target:
+            numbers.append(f"A{k}")
+        k += 1
+    sides = [FROM_ACCOUNT.replace("<account>111</account>", f"<account>{n}</account>") + TO_ACCOUNT for n in numbers]
+    text = report(*(transaction(f"TX-{i}", sides=sides[i % 20]) for i in range(40)))
+    data = text.encode()
+    cols = fast.scan(data, compiled, extents=True, collapse=True)
+    assert cols is not None and cols.canon is data  # (raw: the plain report's own bytes)
+    accounts = [compiled.gid[("t_from", "from_account")]]
+    full = fast.scan(data, compiled, extents=True)
+    assert full is not None
+    from_accounts = np.flatnonzero(np.isin(full.e_field, accounts))
+    assert len(from_accounts) == 40
+    stubbed_from = np.isin(cols.e_field[cols.r_stub], accounts)
+    assert int(stubbed_from.sum()) == 16  # the repeats of the 16 entered ones; 39 to-side repeats besides
+    assert int((~stubbed_from).sum()) == 39
+    assert assert_same_read(write("collide.xml", text), chunks=())
