@@ -904,13 +904,19 @@ class Ingestor:
                 {"mention": list(buf.alias), "first": list(buf.alias.values())},
                 schema={"mention": pl.String, "first": pl.String},
             )
-            accounts_job = pool.submit(
-                _resolve_accounts,
-                buf.frame("account_mentions"),
-                aliases,
-                buf.frame("transactions"),
-                buf.frame("relations"),
-            )
+            # (the account side's three tables are gathered from the files' parts on that thread too, while this one
+            # gathers the party mentions: a second of concatenation at 1M, no longer before either side starts; the
+            # rows are flushed first, so the two threads only take frames, each its own tables)
+            buf.flush()
+
+            def account_side(
+                aliases: pl.DataFrame,
+            ) -> tuple[pl.DataFrame, FrameResolution, pl.DataFrame, pl.DataFrame]:
+                tables = ("account_mentions", "transactions", "relations")
+                mentions, tx, rel = (buf.frame(t) for t in tables)
+                return _resolve_accounts(mentions, aliases, tx, rel)
+
+            accounts_job = pool.submit(account_side, aliases)
             party_mentions, parties_res = _resolved(buf.frame("party_mentions"), "party_id")
             party_old, party_new = _id_map(party_mentions, "party_id", aliases)
             account_mentions, accounts_res, transactions, relations = accounts_job.result()
