@@ -62,7 +62,7 @@ from finintel.formats.goaml.reader import (
 )
 from finintel.model import RelationKind
 from finintel.store import MONEY
-from finintel.values import parse_bool, parse_decimal, parse_int
+from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
 #: Element types the column reader takes; a file with any other is walked.
 INGEST_TYPES = frozenset(
@@ -633,6 +633,8 @@ class _FrameReader:
         if not text:
             return None
         kind = self.c.leaf[int(self.v_field[v])]
+        if kind == "datetime":  # as the walk's leaf: naive, in UTC when the text has a zone (certified: it parses)
+            return parse_datetime(text)
         parse = _PARSE.get(kind or "")
         return text if parse is None else parse(text)
 
