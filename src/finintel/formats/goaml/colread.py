@@ -633,8 +633,6 @@ class _FrameReader:
         if not text:
             return None
         kind = self.c.leaf[int(self.v_field[v])]
-        if kind == "datetime":  # as the walk's leaf: naive, in UTC when the text has a zone (certified: it parses)
-            return parse_datetime(text)
         parse = _PARSE.get(kind or "")
         return text if parse is None else parse(text)
 
@@ -1337,11 +1335,14 @@ def _dedup(frame: pl.DataFrame, id_column: str, aliases: list[dict[str, str]]) -
     return frame.filter(pl.Series(keep))
 
 
+#: the walk's leaf parse per leaf type (the others are taken as text); a datetime comes out naive, in UTC when the
+#: text has a zone (the typed sources take dates from the batch's parse instead, which agrees)
 _PARSE: dict[str, Callable[[str], Any]] = {
     "int": parse_int,
     "bool": parse_bool,
     "decimal": parse_decimal,
     "asset": str.upper,
+    "datetime": parse_datetime,
 }
 _DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
