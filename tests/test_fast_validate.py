@@ -1267,8 +1267,7 @@ def _collapsed_by_hand(cols: fast.Columns, compiled: fast.Compiled) -> dict[str,
         keep_v[cols.e_vstart[s] : cols.e_vend[s]] = False
     before_e = np.concatenate([[0], np.cumsum(keep_e)])  # kept elements before an index: its new index
     before_v = np.concatenate([[0], np.cumsum(keep_v)])
-    offsets = np.frombuffer(cols.v_offsets, dtype="<i8")
-    texts = [cols.text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+    texts = _texts(cols)
     parent = cols.e_parent[keep_e]
     return {
         "e_type": cols.e_type[keep_e].tolist(),
@@ -1289,14 +1288,19 @@ def _collapsed_by_hand(cols: fast.Columns, compiled: fast.Compiled) -> dict[str,
     }
 
 
-def _collapsed_as_scanned(cols: fast.Columns) -> dict[str, list[Any]]:
+def _texts(cols: fast.Columns) -> list[bytes]:
+    """Each value's text."""
     offsets = np.frombuffer(cols.v_offsets, dtype="<i8")
+    return [cols.text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+
+
+def _collapsed_as_scanned(cols: fast.Columns) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {
         name: getattr(cols, name).tolist()
         for name in ("e_type", "e_parent", "e_field", "e_line", "e_end", "e_vstart", "e_vend", "e_cstart", "e_cend")
     }
     out |= {name: getattr(cols, name).tolist() for name in ("v_field", "v_owner", "v_line", "r_stub", "r_first")}
-    out["text"] = [cols.text[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+    out["text"] = _texts(cols)
     return out
 
 
