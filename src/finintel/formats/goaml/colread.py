@@ -61,6 +61,7 @@ from finintel.formats.goaml.reader import (
     account_identity,
 )
 from finintel.model import RelationKind
+from finintel.resolve import distinct_rows
 from finintel.store import MONEY
 from finintel.values import parse_bool, parse_datetime, parse_decimal, parse_int
 
@@ -316,6 +317,7 @@ class _FrameReader:
         self.null_slot = len(self.text)  # the index of the null that source() appends
         self._sources: dict[str, pl.Series] = {}
         self._groups: fast.ValueGroups | None = None
+        self._by_field: tuple[np.ndarray, np.ndarray] | None = None
         self._layouts: dict[int, tuple[np.ndarray, list[str]]] = {}
         self._segments: tuple[np.ndarray, np.ndarray] | None = None
         self.names = pl.Series(self.c.name, dtype=pl.String)
@@ -335,7 +337,13 @@ class _FrameReader:
 
     def with_field(self, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
         """The elements (document order) that are the value of one of these fields."""
-        return np.flatnonzero(fast.among(self.e_field, self.gids(pairs), len(self.c.name)))
+        if self._by_field is None:  # the elements grouped by field once per batch (a counting sort in C)
+            self._by_field = fast.group(self.e_field + 1, len(self.c.name) + 1)  # (a root's field is -1)
+        start, order = self._by_field
+        parts = [order[start[g + 1] : start[g + 2]] for g in self.gids(pairs)]
+        if len(parts) == 1:
+            return parts[0].copy()  # (a fresh array, as before: the groups are read-only)
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def child_of(self, elements: np.ndarray) -> np.ndarray:
         """Per element of the document: its child among ``elements`` (the first one), else -1."""
@@ -887,25 +895,21 @@ class _FrameReader:
         acc = self.pivot((src, _ACCOUNT))
         if acc["number"].null_count():  # pragma: no cover - the account number is required, certified
             raise fast.Decline("an account without a number")
-        identity = [
-            account_identity(*key)
-            for key in zip(
-                acc["number"].to_list(),
-                acc["iban_reported"].to_list(),
-                acc["currency"].to_list(),
-                [x is True for x in acc["non_bank"].to_list()],
-                acc["swift"].to_list(),
-                strict=True,
-            )
-        ]
-        kinds, chains, addresses, ibans, countries = ([row[i] for row in identity] for i in range(5))
+        # (kind, chain, address, IBAN, country) once per distinct reported key: the same account is built again in
+        # every report of the batch that mentions it (the 1M set: 17,700 builds, 4,700 keys a batch)
+        key = acc.select(
+            "number", "iban_reported", "currency", pl.col("non_bank").fill_null(False), "swift"
+        )  # (a flag left out is no non-bank institution)
+        heads, row = distinct_rows(key, key.columns)
+        identity = [account_identity(*k) for k in key[heads].iter_rows()]
+        kinds, chains, addresses, ibans, countries = ([k[i] for k in identity] for i in range(5))
         account_rows = acc.drop("non_bank", "iban_reported").with_columns(
             pl.Series("account_id", ids(account_num), dtype=pl.String),
-            pl.Series("kind", [str(k) for k in kinds], dtype=pl.String),
-            pl.Series("iban", ibans, dtype=pl.String),
-            pl.Series("country", countries, dtype=pl.String),
-            pl.Series("chain", chains, dtype=pl.String),
-            pl.Series("address", addresses, dtype=pl.String),
+            pl.Series("kind", [str(k) for k in kinds], dtype=pl.String)[row],
+            pl.Series("iban", ibans, dtype=pl.String)[row],
+            pl.Series("country", countries, dtype=pl.String)[row],
+            pl.Series("chain", chains, dtype=pl.String)[row],
+            pl.Series("address", addresses, dtype=pl.String)[row],
             self.lines(src),
             pl.Series("_el", src, dtype=pl.Int64),
             pl.Series("role", account_role, dtype=pl.String),

@@ -294,15 +294,20 @@ def first_same(
     return np.frombuffer(out, dtype=np.int64)
 
 
+def group(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices grouped by key (0 <= key < n; a counting sort in C, order kept within a group): the indices with key
+    x are ``order[start[x]:start[x + 1]]``."""
+    assert _scan is not None
+    start, order = _scan.group_values(_i64(keys), n)
+    return np.frombuffer(start, dtype=np.int64), np.frombuffer(order, dtype=np.int64)
+
+
 class ValueGroups:
     """A batch's values grouped by owner element (a counting sort in C, document order kept within a group), for
     :meth:`first_values`: built once per batch instead of sorting and searching (owner, field) keys per lookup."""
 
     def __init__(self, owner: np.ndarray, field: np.ndarray, elements: int) -> None:
-        assert _scan is not None
-        start, order = _scan.group_values(_i64(owner), elements)
-        self.start = np.frombuffer(start, dtype=np.int64)
-        self.order = np.frombuffer(order, dtype=np.int64)
+        self.start, self.order = group(owner, elements)
         self.field = np.ascontiguousarray(field[self.order], dtype=np.int32)
 
     def first_values(self, elements: np.ndarray, gids: np.ndarray, null: int) -> np.ndarray:
