@@ -510,7 +510,7 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
     has_iban = values.of(gid("t_account", "iban"), gid("t_account_my_client", "iban"))
     if has_iban.any():
         ibans = values.where(has_iban)
-        invalid = [x for x in ibans.unique().to_list() if not _iban_ok(x)]
+        invalid = [x for x in ibans.unique().to_list() if not iban_is_valid(x)]
         if invalid:
             mark(v_file[has_iban][ibans.is_in(invalid).to_numpy()])
 
@@ -686,10 +686,6 @@ def _check_values(c: Compiled, values: _Values, profile: Profile, future_limit: 
         ).to_numpy()
         bad[when_at[wrong]] = True  # FI-S004 / FI-V004 / FI-V005
     return _ValueChecks(bad, (when_at, parsed), values.gid)
-
-
-#: ISO 13616 per distinct IBAN, remembered across batches: a worker sees the same accounts file after file
-_iban_ok = lru_cache(maxsize=1 << 17)(iban_is_valid)
 
 
 def _enum_ok(kind: str, value: str, profile: Profile) -> bool:
