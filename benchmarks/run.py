@@ -5,7 +5,10 @@
 For each size: `finintel synth` data (cached in benchmarks/.cache), then timed as separate processes (median of
 --repeat runs, peak RSS from the kernel's accounting of that process): `finintel ingest` of the goAML files
 (transactions per second) and of the tabular dataset, and `finintel scan` of the resulting store with the full
-default rule pack, writing JSON findings. Optional baselines: IBM snapml's GraphFeaturePreprocessor (fan,
+default rule pack, writing JSON findings. finintel's modules are compiled to bytecode first, as a pip-installed
+package's are: a checkout run with ``PYTHONDONTWRITEBYTECODE`` set (as on the benchmark machine) would otherwise
+compile every module again in every process, the ingest's worker processes included (about 0.1 s each here).
+Optional baselines: IBM snapml's GraphFeaturePreprocessor (fan,
 scatter-gather, temporal cycle and length-bounded cycle, 2 threads) on the same edges, and a naive networkx
 script at 100k. Writes the "Speed and memory" section of BENCHMARKS.md and benchmarks/scaling.svg.
 """
@@ -13,6 +16,7 @@ script at 100k. Writes the "Speed and memory" section of BENCHMARKS.md and bench
 from __future__ import annotations
 
 import argparse
+import compileall
 import itertools
 import statistics
 import subprocess
@@ -83,6 +87,15 @@ def measure(cmd: list[str], repeat: int) -> tuple[float, float]:
         if int(code) not in (0, 1):
             raise RuntimeError(f"{' '.join(cmd)} failed with exit code {code}")
     return statistics.median(times), max(peaks)
+
+
+def bytecode() -> None:
+    """Compile finintel's modules to bytecode (``__pycache__``), which every process then loads instead of compiling
+    the sources (``compileall`` writes it even with ``PYTHONDONTWRITEBYTECODE`` set)."""
+    import finintel
+
+    if not compileall.compile_dir(Path(finintel.__file__).parent, quiet=1):
+        raise RuntimeError("finintel's modules did not compile")
 
 
 def finintel(*args: str) -> list[str]:
@@ -220,6 +233,7 @@ def main() -> None:
     ap.add_argument("--networkx", action="store_true", help="naive networkx baseline at the smallest size")
     ap.add_argument("--goaml-max", type=int, default=100_000, help="time goAML ingest up to this size only")
     args = ap.parse_args()
+    bytecode()
     sizes = [*args.sizes, *([10_000_000] if args.with_10m else [])]
     rows, points = [], []
     goaml_times: dict[int, float] = {}
