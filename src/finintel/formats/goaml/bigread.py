@@ -291,7 +291,10 @@ def _joined(
     aliases: list[dict[str, str]] = [{}]
     frames: dict[str, pl.DataFrame] = {}
     for table in parts[0].frames:
-        frame = pl.concat([p.frames[table] for p in parts], how="diagonal_relaxed", rechunk=False)
+        # (a chunk without rows of the table is left out: its frame is not finished like the others, with
+        # categoricals, and would make a relaxed concatenation turn theirs into strings)
+        given = [p.frames[table] for p in parts if p.frames[table].height] or [parts[0].frames[table]]
+        frame = pl.concat(given, how="diagonal_relaxed", rechunk=False)
         if table.endswith("_mentions"):
             frame = frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("_file"))
             frame = colread._dedup(frame, "account_id" if table == "account_mentions" else "party_id", aliases)
