@@ -405,7 +405,10 @@ def resolve_party_frame(mentions: pl.DataFrame) -> FrameResolution:
         .select(_key(*_local_key(pl.col("_name"))).alias("key"))["key"]
     )
     local_node = node[named]
-    graph = pl.concat([pairs, pl.DataFrame({"i": local_node, "key": local}, schema={"i": pl.Int64, "key": pl.String})])
+    # (one chunk: the keys are gathered per mention below, 2.6M at 1M transactions, 88 -> 11 ms from one chunk)
+    graph = pl.concat(
+        [pairs, pl.DataFrame({"i": local_node, "key": local}, schema={"i": pl.Int64, "key": pl.String})], rechunk=True
+    )
     codes = _key_codes(graph["key"])
     label = _components(graph["i"].to_numpy(), codes, d + int(lone.sum()))
     # per mention, the first mention of its cluster (the cluster's root, as in a union-find over mentions)
@@ -483,7 +486,7 @@ def resolve_account_frame(mentions: pl.DataFrame) -> FrameResolution:
     distinct row of the key columns (an account is mentioned again and again)."""
     m = _columns(mentions, ACCOUNT_KEY_COLUMNS)
     heads, row = distinct_rows(m, [c for c in ACCOUNT_KEY_COLUMNS if c != "mention_id"])
-    keys = account_key_column(m[heads])
+    keys = account_key_column(m[heads]).rechunk()  # (gathered per mention below: from one chunk, 4-7x faster)
     entities = _per_value(keys, _account_entity)
     # rows that differ can have the same key (spellings normalise alike): mentions are counted per entity
     counts = pl.DataFrame({"entity": entities, "n": np.bincount(row, minlength=len(heads))}).group_by("entity").sum()
