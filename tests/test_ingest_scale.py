@@ -22,10 +22,26 @@ def _tables(result) -> dict[str, pl.DataFrame]:
     return result.store.tables
 
 
-def test_parallel_ingest_gives_the_same_store(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_ingest_gives_the_same_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Workers give the store one process gives; they hand every batch over through a file of a private folder of
+    the spool file system (in memory), which is gone afterwards."""
     sequential = ingest([SYNTH_GOAML], now=NOW, jobs=1)
     monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)  # the sample is small: use workers anyway
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 2)  # several batches from the few sample files
+    monkeypatch.setattr(ingest_module, "SPOOL_ROOT", tmp_path)
+    unspooled: list[str] = []
+    real = ingest_module._unspool
+
+    def unspool(path: str) -> list[ingest_module.GoamlRead]:
+        unspooled.append(path)
+        assert Path(path).parent.parent == tmp_path
+        return real(path)
+
+    monkeypatch.setattr(ingest_module, "_unspool", unspool)
     parallel = ingest([SYNTH_GOAML], now=NOW, jobs=2)
+    files = len(list(SYNTH_GOAML.glob("*.xml")))
+    assert len(unspooled) == (files + 1) // 2 >= 2
+    assert list(tmp_path.iterdir()) == []
     assert parallel.counts.to_dict() == sequential.counts.to_dict()
     assert parallel.counts.reconciles()
     assert [f.status for f in parallel.files] == [f.status for f in sequential.files]
@@ -73,10 +89,10 @@ class _RecordingPool:
     def __init__(self, events: list[tuple[str, str]]) -> None:
         self.events = events
 
-    def submit(self, fn, run_id, batch, profile, now):  # type: ignore[no-untyped-def]
+    def submit(self, fn, run_id, batch, profile, now, spool):  # type: ignore[no-untyped-def]
         self.events.extend(("sent", str(path)) for path, _ in batch)
         future: Future = Future()
-        future.set_result(fn(run_id, batch, profile, now))
+        future.set_result(fn(run_id, batch, profile, now, spool))
         return future
 
 
@@ -102,6 +118,53 @@ def test_readahead_runs_a_window_ahead_of_the_batches_sent(monkeypatch: pytest.M
     # everything at once, or the first batch and the next file (the window's one byte beyond what is sent)
     assert advised_first == (len(files) if window > 1 else 3)
     assert ingestor.counts.reconciles()
+
+
+def test_a_batch_is_handed_over_through_the_pipe_when_it_cannot_be_spooled(tmp_path: Path) -> None:
+    """A worker pickles its batch's reads into a file of the spool folder and hands over the path; the reads come
+    back from it and the file is removed. Where the file cannot be written, the reads themselves are handed over."""
+    reads = ingest_module.read_goaml_files(
+        [(p, f"m{i}.") for i, p in enumerate(sorted(SYNTH_GOAML.glob("*.xml")))][:2],
+        ingest_module.codes.default_profile(),
+        now=NOW,
+    )
+    path = ingest_module._spool(reads, tmp_path)
+    assert isinstance(path, str) and Path(path).parent == tmp_path
+    back = ingest_module._unspool(path)
+    assert not Path(path).exists()
+    assert [r.digest for r in back] == [r.digest for r in reads]
+    for table in ingest_module._FRAMED:
+        assert back[0].read.buf.frame(table).equals(reads[0].read.buf.frame(table))
+    assert ingest_module._spool(reads, tmp_path / "gone") is reads  # no such folder: through the pipe
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_spool_file_system_batches_go_through_the_pipe(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "SPOOL_ROOT", tmp_path / "no-shm")
+    monkeypatch.setattr(ingest_module, "_unspool", lambda path: pytest.fail(f"spooled to {path}"))
+    result = ingest([SYNTH_GOAML], now=NOW, jobs=2)
+    assert result.counts.reconciles() and result.store.transactions.height >= 700
+
+
+def test_a_worker_failure_reaches_the_batch_waited_for(tmp_path: Path) -> None:
+    """The future a batch is waited on gives the worker's result, read back from its file, or the worker's error
+    (also one reading the file back)."""
+    failed: Future = Future()
+    batch = ingest_module._unspooled(failed)
+    failed.set_exception(OSError("worker died"))
+    with pytest.raises(OSError, match="worker died"):
+        batch.result()
+    missing: Future = Future()
+    batch = ingest_module._unspooled(missing)
+    missing.set_result(str(tmp_path / "gone.pickle"))
+    with pytest.raises(FileNotFoundError):
+        batch.result()
+    inline: Future = Future()
+    inline.set_result([])
+    assert ingest_module._unspooled(inline).result() == []  # (a done future: settled at once)
 
 
 def _environment(names: tuple[str, ...]) -> dict[str, str | None]:
