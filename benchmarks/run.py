@@ -313,7 +313,8 @@ def main() -> None:
     (ROOT / "benchmarks" / "scaling.svg").write_text(svg_plot(points))
     body = "\n".join(
         [
-            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Whole processes (`python -m finintel ...`), "
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Whole processes (`python -m finintel ...`; "
+            "finintel's modules compiled to bytecode first, as installed), "
             f"median of {args.repeat} runs (the 10M tabular ingest: 1), peak RSS of each process. "
             f"Data: `finintel synth` (default settings); goAML ingest timed up to {args.goaml_max:,} transactions. "
             "Scan: full default rule pack over an ingested store, JSON findings written.",
