@@ -586,9 +586,9 @@ static int record_value_end(Scanner *sc, size_t start) {
     return buf_i64(&sc->v_offsets, (int64_t)sc->text.len);
 }
 
-/* A start tag at '<' (name already known to be there); opens a frame. */
 static int skip_repeat(Scanner *sc, const unsigned char *start, const unsigned char *name, Py_ssize_t len);
 
+/* A start tag at '<' (name already known to be there); opens a frame. */
 static int open_element(Scanner *sc, int *self_closing) {
     const unsigned char *p = sc->p + 1, *end = sc->end;
     const unsigned char *name = p;
@@ -792,14 +792,6 @@ static int collapse_repeat(Scanner *sc, int32_t e) {
     return 0;
 }
 
-/* Raw mode, an element of a collapsing field (`name`, `len`) has just opened at `start` (its frame pushed, its slots
- * reserved). The bytes up to the next end tag of its name are looked up in the table of first occurrences as
- * collapse_repeat looks a closed subtree up (the hash of the whole, then compared in full). If they are a first
- * occurrence's subtree byte for byte, opened at the same depth, the element is that subtree again: scanning the same
- * bytes from the same kind of element would find what it found there (the same structure, checked then, the same
- * end, every byte plain), so the element becomes its stub at once, with the extents, line and lists collapse_repeat
- * gives a repeat when it closes. (Where the next end tag of the name is not the element's own, no complete subtree
- * in the table is those bytes.) 1: stepped over, 0: scanned as usual, -1: out of memory. */
 /* The first occurrence of `needle` (n >= 2 bytes) in [p, end), or NULL. */
 static const unsigned char *next_of(const unsigned char *p, const unsigned char *end, const unsigned char *needle,
                                     size_t n) {
@@ -815,6 +807,14 @@ static const unsigned char *next_of(const unsigned char *p, const unsigned char 
 #endif
 }
 
+/* Raw mode, an element of a collapsing field (`name`, `len`) has just opened at `start` (its frame pushed, its slots
+ * reserved). The bytes up to the next end tag of its name are looked up in the table of first occurrences as
+ * collapse_repeat looks a closed subtree up (the hash of the whole, then compared in full). If they are a first
+ * occurrence's subtree byte for byte, opened at the same depth, the element is that subtree again: scanning the same
+ * bytes from the same kind of element would find what it found there (the same structure, checked then, the same
+ * end, every byte plain), so the element becomes its stub at once, with the extents, line and lists collapse_repeat
+ * gives a repeat when it closes. (Where the next end tag of the name is not the element's own, no complete subtree
+ * in the table is those bytes.) 1: stepped over, 0: scanned as usual, -1: out of memory. */
 static int skip_repeat(Scanner *sc, const unsigned char *start, const unsigned char *name, Py_ssize_t len) {
     unsigned char tag[MAX_NAME + 3]; /* the next "</name>" */
     tag[0] = '<';
