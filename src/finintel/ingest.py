@@ -488,12 +488,9 @@ def _spool_folder() -> Iterator[str | None]:
     """A private folder (mode 0700) of :data:`SPOOL_ROOT` for the ingest's workers to hand their batches over
     through, removed with what is left in it afterwards; ``None`` where there is no such file system (the batches
     then go through the pool's pipe)."""
-    if not (SPOOL_ROOT.is_dir() and os.access(SPOOL_ROOT, os.W_OK | os.X_OK)):
-        yield None
-        return
     try:
         folder = tempfile.TemporaryDirectory(prefix="finintel-ingest-", dir=SPOOL_ROOT, ignore_cleanup_errors=True)
-    except OSError:
+    except OSError:  # (no such folder, or not ours to write in)
         yield None
         return
     with folder as path:
