@@ -253,6 +253,8 @@ typedef struct {
     Py_ssize_t name_len;
     size_t text_start; /* a value element: where its text starts in the text buffer */
     int collapse;      /* its field collapses repeats (Field.collapse) */
+    int64_t hashed;    /* raw mode: how many bytes from its start skip_repeat hashed (-1: none), into `hash` */
+    uint64_t hash;
 } Frame;
 
 /* The first occurrences of the subtrees in collapsing fields (open addressing): element index and hash, the depth
@@ -647,6 +649,7 @@ static int open_element(Scanner *sc, int *self_closing) {
     fr->name_len = len;
     fr->last = -1;
     fr->collapse = f != NULL && f->collapse;
+    fr->hashed = -1;
     int32_t parent = sc->depth == 0 ? -1 : sc->stack[sc->depth - 1].inst;
     int32_t gid = f == NULL ? -1 : f->gid;
     /* canonical form: \x01 name \x02, the decoded text and the children, \x03 (no XML character is one of these) */
@@ -739,14 +742,16 @@ static int firsts_grow(Scanner *sc) {
     return 0;
 }
 
-/* Element `e` has just closed (its extents recorded, its structure checked): a stub if it repeats an earlier
- * subtree, else (when the table has room on its probe chain) a first occurrence. */
-static int collapse_repeat(Scanner *sc, int32_t e) {
+/* The element of frame `fr` has just closed (its extents recorded, its structure checked): a stub if it repeats an
+ * earlier subtree, else (when the table has room on its probe chain) a first occurrence. */
+static int collapse_repeat(Scanner *sc, const Frame *fr) {
+    int32_t e = fr->inst;
     const int64_t *cstart = (const int64_t *)sc->e_cstart.data, *cend = (const int64_t *)sc->e_cend.data;
     const int32_t *type = (const int32_t *)sc->e_type.data;
     const unsigned char *bytes = sc->raw ? sc->base : (const unsigned char *)sc->canon.data;
     int64_t len = cend[e] - cstart[e];
-    uint64_t h = subtree_hash(bytes + cstart[e], (size_t)len, (uint64_t)type[e]);
+    /* (the subtree is the bytes skip_repeat hashed when it opened, unless a nested end tag of its name came first) */
+    uint64_t h = fr->hashed == len ? fr->hash : subtree_hash(bytes + cstart[e], (size_t)len, (uint64_t)type[e]);
     if ((sc->firsts_n + 1) * 2 > sc->firsts_cap && firsts_grow(sc) < 0) return -1;
     size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
     for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
@@ -828,6 +833,8 @@ static int skip_repeat(Scanner *sc, const unsigned char *start, const unsigned c
     const int64_t *cstart = (const int64_t *)sc->e_cstart.data, *cend = (const int64_t *)sc->e_cend.data;
     const int32_t *type = (const int32_t *)sc->e_type.data;
     uint64_t h = subtree_hash(start, (size_t)n, (uint64_t)fr->type);
+    fr->hash = h; /* (for collapse_repeat, if the element is not stepped over and closes there) */
+    fr->hashed = n;
     size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
     const Slot *at = NULL;
     for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
@@ -873,7 +880,7 @@ static int close_element(Scanner *sc) {
             for (int j = 0; j < ch->n; j++) present += fr->counts[ch->fields[j]] > 0;
             if (present < ch->min || present > ch->max) GIVE_UP(sc, "choice not satisfied");
         }
-        if (sc->collapse && fr->collapse && collapse_repeat(sc, fr->inst) < 0) return -1;
+        if (sc->collapse && fr->collapse && collapse_repeat(sc, fr) < 0) return -1;
     }
     sc->depth--;
     return 0;
