@@ -742,6 +742,25 @@ static int firsts_grow(Scanner *sc) {
     return 0;
 }
 
+/* The slot of the table's first occurrence of the subtree `p`[0:len] of type `type` (hash `h`, entries compared in
+ * full in `bytes`: the document in raw mode, else the canonical form), or the empty slot where it would go; NULL
+ * when MAX_PROBES slots hold neither. */
+static Slot *probe_firsts(Scanner *sc, const unsigned char *bytes, const unsigned char *p, int64_t len, int32_t type,
+                          uint64_t h) {
+    const int64_t *cstart = (const int64_t *)sc->e_cstart.data, *cend = (const int64_t *)sc->e_cend.data;
+    const int32_t *types = (const int32_t *)sc->e_type.data;
+    size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
+    for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
+        Slot *at = &sc->firsts[slot];
+        if (at->element < 0) return at;
+        int32_t j = at->element;
+        if (at->hash == h && types[j] == type && cend[j] - cstart[j] == len &&
+            memcmp(bytes + cstart[j], p, (size_t)len) == 0)
+            return at;
+    }
+    return NULL;
+}
+
 /* The element of frame `fr` has just closed (its extents recorded, its structure checked): a stub if it repeats an
  * earlier subtree, else (when the table has room on its probe chain) a first occurrence. */
 static int collapse_repeat(Scanner *sc, const Frame *fr) {
@@ -753,48 +772,42 @@ static int collapse_repeat(Scanner *sc, const Frame *fr) {
     /* (the subtree is the bytes skip_repeat hashed when it opened, unless a nested end tag of its name came first) */
     uint64_t h = fr->hashed == len ? fr->hash : subtree_hash(bytes + cstart[e], (size_t)len, (uint64_t)type[e]);
     if ((sc->firsts_n + 1) * 2 > sc->firsts_cap && firsts_grow(sc) < 0) return -1;
-    size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
-    for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
-        Slot *at = &sc->firsts[slot];
-        if (at->element < 0) {
-            at->element = e;
-            at->hash = h;
-            at->depth = sc->depth; /* (the element's frame is still open, as when it opened) */
-            at->lines = sc->line - ((const int32_t *)sc->e_line.data)[e];
-            sc->firsts_n++;
-            sc->firsts_last = e;
-            return 0;
-        }
-        int32_t j = at->element;
-        if (at->hash != h || type[j] != type[e] || cend[j] - cstart[j] != len ||
-            memcmp(bytes + cstart[j], bytes + cstart[e], (size_t)len) != 0)
-            continue;
-        /* a repeat of j: its descendants and values out of the columns, its stubs and first occurrences too */
-        if (sc->firsts_last > e) {
-            for (size_t i = 0; i < sc->firsts_cap; i++)
-                if (sc->firsts[i].element > e) sc->firsts[i].element = -1; /* (firsts_n stays: a bound) */
-            sc->firsts_last = e; /* (an upper bound: e itself is no entry) */
-        }
-        int32_t v = ((int32_t *)sc->e_vstart.data)[e];
-        sc->n_elements = e + 1;
-        sc->n_values = v;
-        Buf *per_element[] = {&sc->e_type, &sc->e_parent, &sc->e_field, &sc->e_line,
-                              &sc->e_end,  &sc->e_vstart, &sc->e_vend};
-        for (size_t b = 0; b < sizeof per_element / sizeof per_element[0]; b++)
-            per_element[b]->len = (size_t)(e + 1) * sizeof(int32_t);
-        sc->e_cstart.len = sc->e_cend.len = (size_t)(e + 1) * sizeof(int64_t);
-        ((int32_t *)sc->e_end.data)[e] = e + 1;
-        ((int32_t *)sc->e_vend.data)[e] = v;
-        sc->v_field.len = sc->v_owner.len = sc->v_line.len = (size_t)v * sizeof(int32_t);
-        sc->v_offsets.len = (size_t)(v + 1) * sizeof(int64_t);
-        sc->text.len = (size_t)((int64_t *)sc->v_offsets.data)[v];
-        while (sc->r_stub.len && ((int32_t *)sc->r_stub.data)[sc->r_stub.len / sizeof(int32_t) - 1] > e) {
-            sc->r_stub.len -= sizeof(int32_t);
-            sc->r_first.len -= sizeof(int32_t);
-        }
-        return buf_i32(&sc->r_stub, e) < 0 || buf_i32(&sc->r_first, j) < 0 ? -1 : 0;
+    Slot *at = probe_firsts(sc, bytes, bytes + cstart[e], len, type[e], h);
+    if (at == NULL) return 0; /* (left in full) */
+    if (at->element < 0) {
+        at->element = e;
+        at->hash = h;
+        at->depth = sc->depth; /* (the element's frame is still open, as when it opened) */
+        at->lines = sc->line - ((const int32_t *)sc->e_line.data)[e];
+        sc->firsts_n++;
+        sc->firsts_last = e;
+        return 0;
     }
-    return 0;
+    int32_t j = at->element;
+    /* a repeat of j: its descendants and values out of the columns, its stubs and first occurrences too */
+    if (sc->firsts_last > e) {
+        for (size_t i = 0; i < sc->firsts_cap; i++)
+            if (sc->firsts[i].element > e) sc->firsts[i].element = -1; /* (firsts_n stays: a bound) */
+        sc->firsts_last = e; /* (an upper bound: e itself is no entry) */
+    }
+    int32_t v = ((int32_t *)sc->e_vstart.data)[e];
+    sc->n_elements = e + 1;
+    sc->n_values = v;
+    Buf *per_element[] = {&sc->e_type, &sc->e_parent, &sc->e_field, &sc->e_line,
+                          &sc->e_end,  &sc->e_vstart, &sc->e_vend};
+    for (size_t b = 0; b < sizeof per_element / sizeof per_element[0]; b++)
+        per_element[b]->len = (size_t)(e + 1) * sizeof(int32_t);
+    sc->e_cstart.len = sc->e_cend.len = (size_t)(e + 1) * sizeof(int64_t);
+    ((int32_t *)sc->e_end.data)[e] = e + 1;
+    ((int32_t *)sc->e_vend.data)[e] = v;
+    sc->v_field.len = sc->v_owner.len = sc->v_line.len = (size_t)v * sizeof(int32_t);
+    sc->v_offsets.len = (size_t)(v + 1) * sizeof(int64_t);
+    sc->text.len = (size_t)((int64_t *)sc->v_offsets.data)[v];
+    while (sc->r_stub.len && ((int32_t *)sc->r_stub.data)[sc->r_stub.len / sizeof(int32_t) - 1] > e) {
+        sc->r_stub.len -= sizeof(int32_t);
+        sc->r_first.len -= sizeof(int32_t);
+    }
+    return buf_i32(&sc->r_stub, e) < 0 || buf_i32(&sc->r_first, j) < 0 ? -1 : 0;
 }
 
 /* The first occurrence of `needle` (n >= 2 bytes) in [p, end), or NULL. */
@@ -830,24 +843,11 @@ static int skip_repeat(Scanner *sc, const unsigned char *start, const unsigned c
     if (close == NULL) return 0;
     int64_t n = (int64_t)(close + len + 3 - start);
     Frame *fr = &sc->stack[sc->depth - 1];
-    const int64_t *cstart = (const int64_t *)sc->e_cstart.data, *cend = (const int64_t *)sc->e_cend.data;
-    const int32_t *type = (const int32_t *)sc->e_type.data;
     uint64_t h = subtree_hash(start, (size_t)n, (uint64_t)fr->type);
     fr->hash = h; /* (for collapse_repeat, if the element is not stepped over and closes there) */
     fr->hashed = n;
-    size_t mask = sc->firsts_cap - 1, slot = (size_t)(h ^ (h >> 31)) & mask;
-    const Slot *at = NULL;
-    for (int probe = 0; probe < MAX_PROBES; probe++, slot = (slot + 1) & mask) {
-        const Slot *cand = &sc->firsts[slot];
-        if (cand->element < 0) return 0;
-        int32_t j = cand->element;
-        if (cand->hash == h && type[j] == fr->type && cend[j] - cstart[j] == n &&
-            memcmp(sc->base + cstart[j], start, (size_t)n) == 0) {
-            at = cand;
-            break;
-        }
-    }
-    if (at == NULL || at->depth != sc->depth) return 0;
+    const Slot *at = probe_firsts(sc, sc->base, start, n, fr->type, h);
+    if (at == NULL || at->element < 0 || at->depth != sc->depth) return 0;
     /* the element, closed as a stub: no descendant, no value, its extents, its first occurrence */
     int32_t e = fr->inst;
     sc->p = start + n;
