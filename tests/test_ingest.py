@@ -17,7 +17,7 @@ from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
 from finintel.ingest import _merge_entities, ingest
 from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
-from finintel.store import TX_CODES, Store, null_columns
+from finintel.store import MENTION_CODES, TX_CODES, Store, null_columns
 
 
 @pytest.fixture(scope="module")
@@ -208,16 +208,22 @@ def test_store_roundtrip_and_atomic_replace(sample, tmp_path: Path) -> None:
 
 def test_store_written_with_text_codes_loads_as_categoricals(sample, tmp_path: Path) -> None:
     """Stores written before codes and file names became categoricals hold them as strings: loaded, they have the
-    current schema and the same values."""
+    current schema and the same values (transactions, and the mentions' code columns)."""
     target = tmp_path / "store"
     sample.store.save(target)
     tx = pl.read_parquet(target / "transactions.parquet")
     cats = [c for c, t in tx.schema.items() if isinstance(t, pl.Categorical)]
     assert set(TX_CODES) | {"source_file"} <= set(cats)
     tx.with_columns(pl.col(cats).cast(pl.String)).write_parquet(target / "transactions.parquet")
-    loaded = Store.load(target).transactions
-    assert loaded.schema == sample.store.transactions.schema
-    assert loaded.equals(sample.store.transactions)
+    for table in ("party_mentions", "account_mentions"):  # (their code columns, since the same change for them)
+        mentions = pl.read_parquet(target / f"{table}.parquet")
+        codes = [c for c, t in mentions.schema.items() if isinstance(t, pl.Categorical) and c != "file"]
+        assert {"report_id", "role", "kind", "country"} <= set(codes) <= MENTION_CODES
+        mentions.with_columns(pl.col(codes).cast(pl.String)).write_parquet(target / f"{table}.parquet")
+    loaded = Store.load(target)
+    for table in ("transactions", "party_mentions", "account_mentions"):
+        assert loaded.tables[table].schema == sample.store.tables[table].schema
+        assert loaded.tables[table].equals(sample.store.tables[table])
 
 
 def test_store_refuses_to_overwrite_other_folders(sample, tmp_path: Path) -> None:

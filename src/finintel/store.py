@@ -100,6 +100,33 @@ TX_CODES = frozenset(
     }
 )
 _REL_EXTRA = {"report_count": pl.Int64()}
+#: Mention columns held as categoricals, for the same reason: each is a code (a goAML lookup list, a country, a
+#: currency, a role or kind of finintel's) repeated on most of the million rows of the mention tables. Measured on
+#: the 1M goAML ingest (three alternated runs each): peak RSS 2.57-2.75 GB -> 2.24-2.35 GB, system time 0.3-1.7 s
+#: less (fewer pages faulted in for the batches handed over and the tables concatenated); free text and identifiers
+#: (names, addresses, numbers, BICs) stay strings.
+MENTION_CODES = frozenset(
+    {
+        "report_id",
+        "role",
+        "jurisdiction",
+        "kind",
+        "gender",
+        "nationality",
+        "nationality2",
+        "residence",
+        "passport_country",
+        "id_type",
+        "id_country",
+        "country",
+        "incorporation_country",
+        "legal_form",
+        "business_type",
+        "account_type",
+        "currency",
+        "chain",
+    }
+)
 _MENTION_EXTRA = {
     "mention_id": pl.String(),
     "report_id": pl.String(),
@@ -112,6 +139,12 @@ _MENTION_EXTRA = {
     "match_keys": pl.List(pl.String()),
 }
 
+
+def _coded(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """A mention table's schema with :data:`MENTION_CODES` as categoricals."""
+    return {name: pl.Categorical() if name in MENTION_CODES else t for name, t in schema.items()}
+
+
 #: Table name -> polars schema of the stored table.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "parties": {**model_schema(Person, Organization), **_PARTY_EXTRA},
@@ -122,8 +155,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
     "relations": {**model_schema(Relation), **_REL_EXTRA},
     "reports": model_schema(Report),
-    "party_mentions": {**_MENTION_EXTRA, **model_schema(Person, Organization)},
-    "account_mentions": {**_MENTION_EXTRA, **model_schema(Account)},
+    "party_mentions": _coded({**_MENTION_EXTRA, **model_schema(Person, Organization)}),
+    "account_mentions": _coded({**_MENTION_EXTRA, **model_schema(Account)}),
     "rejects": {
         "kind": pl.String(),
         "ref": pl.String(),
