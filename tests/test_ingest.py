@@ -215,11 +215,12 @@ def test_store_written_with_text_codes_loads_as_categoricals(sample, tmp_path: P
     cats = [c for c, t in tx.schema.items() if isinstance(t, pl.Categorical)]
     assert set(TX_CODES) | {"source_file"} <= set(cats)
     tx.with_columns(pl.col(cats).cast(pl.String)).write_parquet(target / "transactions.parquet")
-    for table in ("party_mentions", "account_mentions"):  # (their code columns, since the same change for them)
+    for table in ("party_mentions", "account_mentions"):  # (their code columns and paths, since the same change)
         mentions = pl.read_parquet(target / f"{table}.parquet")
-        codes = [c for c, t in mentions.schema.items() if isinstance(t, pl.Categorical) and c != "file"]
-        assert {"report_id", "role", "kind", "country"} <= set(codes) <= MENTION_CODES
-        mentions.with_columns(pl.col(codes).cast(pl.String)).write_parquet(target / f"{table}.parquet")
+        cats = [c for c, t in mentions.schema.items() if isinstance(t, pl.Categorical)]
+        assert {"report_id", "role", "kind", "country"} <= set(cats) - {"file", "path"} <= MENTION_CODES
+        assert {"file", "path"} <= set(cats)
+        mentions.with_columns(pl.col(cats).cast(pl.String)).write_parquet(target / f"{table}.parquet")
     loaded = Store.load(target)
     for table in ("transactions", "party_mentions", "account_mentions"):
         assert loaded.tables[table].schema == sample.store.tables[table].schema

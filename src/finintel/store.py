@@ -132,7 +132,8 @@ _MENTION_EXTRA = {
     "report_id": pl.String(),
     "file": pl.Categorical(),
     "line": pl.Int64(),
-    "path": pl.String(),
+    # element paths repeat from report to report (the sides of the n-th transaction): a categorical, as the file is
+    "path": pl.Categorical(),
     "role": pl.String(),
     "my_client": pl.Boolean(),
     "jurisdiction": pl.String(),
