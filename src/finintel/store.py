@@ -127,16 +127,16 @@ MENTION_CODES = frozenset(
         "chain",
     }
 )
-_MENTION_EXTRA = {
+_MENTION_EXTRA = {  # (the models' code columns are made categoricals too: _coded)
     "mention_id": pl.String(),
-    "report_id": pl.String(),
+    "report_id": pl.Categorical(),
     "file": pl.Categorical(),
     "line": pl.Int64(),
     # element paths repeat from report to report (the sides of the n-th transaction): a categorical, as the file is
     "path": pl.Categorical(),
-    "role": pl.String(),
+    "role": pl.Categorical(),
     "my_client": pl.Boolean(),
-    "jurisdiction": pl.String(),
+    "jurisdiction": pl.Categorical(),
     "match_keys": pl.List(pl.String()),
 }
 
