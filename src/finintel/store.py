@@ -127,37 +127,34 @@ MENTION_CODES = frozenset(
         "chain",
     }
 )
-_MENTION_EXTRA = {  # (the models' code columns are made categoricals too: _coded)
+_MENTION_EXTRA = {  # (its codes, as the models', become categoricals: MENTION_CODES)
     "mention_id": pl.String(),
-    "report_id": pl.Categorical(),
+    "report_id": pl.String(),
     "file": pl.Categorical(),
     "line": pl.Int64(),
     # element paths repeat from report to report (the sides of the n-th transaction): a categorical, as the file is
     "path": pl.Categorical(),
-    "role": pl.Categorical(),
+    "role": pl.String(),
     "my_client": pl.Boolean(),
-    "jurisdiction": pl.Categorical(),
+    "jurisdiction": pl.String(),
     "match_keys": pl.List(pl.String()),
 }
 
 
-def _coded(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
-    """A mention table's schema with :data:`MENTION_CODES` as categoricals."""
-    return {name: pl.Categorical() if name in MENTION_CODES else t for name, t in schema.items()}
+def _coded(schema: dict[str, pl.DataType], codes: frozenset[str]) -> dict[str, pl.DataType]:
+    """``schema`` with its ``codes`` columns as categoricals (:data:`TX_CODES`, :data:`MENTION_CODES`)."""
+    return {name: pl.Categorical() if name in codes else t for name, t in schema.items()}
 
 
 #: Table name -> polars schema of the stored table.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "parties": {**model_schema(Person, Organization), **_PARTY_EXTRA},
     "accounts": {**model_schema(Account), **_ACCOUNT_EXTRA},
-    "transactions": {
-        **{name: pl.Categorical() if name in TX_CODES else t for name, t in model_schema(Transaction).items()},
-        **_TX_EXTRA,
-    },
+    "transactions": {**_coded(model_schema(Transaction), TX_CODES), **_TX_EXTRA},
     "relations": {**model_schema(Relation), **_REL_EXTRA},
     "reports": model_schema(Report),
-    "party_mentions": _coded({**_MENTION_EXTRA, **model_schema(Person, Organization)}),
-    "account_mentions": _coded({**_MENTION_EXTRA, **model_schema(Account)}),
+    "party_mentions": _coded({**_MENTION_EXTRA, **model_schema(Person, Organization)}, MENTION_CODES),
+    "account_mentions": _coded({**_MENTION_EXTRA, **model_schema(Account)}, MENTION_CODES),
     "rejects": {
         "kind": pl.String(),
         "ref": pl.String(),
