@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -159,6 +160,29 @@ def test_ingest_unreadable_input_exit_2_rest_ingested(cli, write, tmp_path: Path
 def test_module_entry_point_and_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "finintel", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("finintel ")
+
+
+def test_entry_point_ends_without_teardown_but_with_its_output_code_and_exit_handlers() -> None:
+    """The entry point skips freeing objects at exit: the output written to a pipe (block-buffered) is whole, the
+    exit code is the command's, and exit handlers still run."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # (block-buffered, as usual)
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+        "sys.argv = ['finintel', *sys.argv[1:]]\n"
+        "from finintel.cli.app import main\n"
+        "main()\n"
+        "print('not reached', file=sys.stderr)\n"
+    )
+    for args, code in ((["validate", str(SAMPLE), "-f", "json"], 1), (["rules", "list", "-f", "json"], 0)):
+        proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env)
+        assert proc.returncode == code, proc.stderr
+        assert json.loads(proc.stdout)  # (all of it, flushed before the process ended)
+        assert "exit handler ran" in proc.stderr and "not reached" not in proc.stderr
+    version = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("finintel ")  # (written without a flush of its own)
+    usage = subprocess.run([sys.executable, "-c", script, "no-such-verb"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 2 and "No such command" in usage.stderr and "exit handler ran" in usage.stderr
 
 
 def test_no_colour_codes_when_not_a_tty(cli) -> None:

@@ -6,6 +6,8 @@ progress only on a TTY, never with ``NO_COLOR``). Exit codes: :class:`finintel.e
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import sys
@@ -755,14 +757,26 @@ def evaluate(
 def main() -> None:
     """Entry point with the single error boundary: project errors -> one line on stderr, exit 2.
 
-    typer's standalone mode already turns usage errors into exit 2 and ``typer.Exit`` into its code."""
+    typer's standalone mode already turns usage errors into exit 2 and ``typer.Exit`` into its code. The process
+    ends without the interpreter's teardown (:func:`_exit_now`)."""
+    _exit_now(_run())
+
+
+def _run() -> int:
+    """The command line run; its exit code."""
     try:
         app()
+    except SystemExit as done:  # (how typer's standalone mode ends every run)
+        code = done.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)  # (as the interpreter shows a message given to sys.exit)
+        return 1
     except FinintelError as exc:  # raised outside a command (e.g. while parsing options)
         _stderr().print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, highlight=False)
-        sys.exit(int(ExitCode.USAGE))
+        return int(ExitCode.USAGE)
     except BrokenPipeError:
-        sys.exit(0)
+        return 0
     except Exception as exc:  # the one place that turns a bug into a message
         if _DEBUG["on"]:
             traceback.print_exc()
@@ -772,4 +786,19 @@ def main() -> None:
             markup=True,
             highlight=False,
         )
-        sys.exit(int(ExitCode.USAGE))
+        return int(ExitCode.USAGE)
+    return 0
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` once the exit handlers (``atexit``) have run and the output is flushed,
+    without the interpreter's teardown (as mypy's ``hard_exit`` does): freeing every module's objects and what the
+    allocators and polars' process-wide categories hold took 0.2-0.3 s after a 1M-transaction ingest or scan (from
+    the report written to the process gone: 0.35-0.50 -> 0.16-0.22 s; 10M scan 0.57 -> 0.37 s, the rest is the
+    kernel taking the memory back). The commands have closed their files by then (they write them in ``with``
+    blocks) and dropped their results."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # (a closed pipe or stream: nothing more can be said there)
+            stream.flush()
+    os._exit(code)
