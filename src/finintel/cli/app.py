@@ -796,7 +796,8 @@ def _exit_now(code: int) -> None:
     allocators and polars' process-wide categories hold took 0.2-0.3 s after a 1M-transaction ingest or scan (from
     the report written to the process gone: 0.35-0.50 -> 0.16-0.22 s; 10M scan 0.57 -> 0.37 s, the rest is the
     kernel taking the memory back). The commands have closed their files by then (they write them in ``with``
-    blocks) and dropped their results."""
+    blocks), joined their threads and processes (every pool is a ``with`` block: the interpreter's own wait for
+    threads is skipped too) and dropped their results."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # (a closed pipe or stream: nothing more can be said there)
