@@ -7,6 +7,7 @@ synth output, targeted edge cases, and hypothesis-mutated reports (structure, va
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import tempfile
@@ -32,6 +33,7 @@ from finintel.problems import FileReport
 from finintel.synth.config import SynthConfig
 from finintel.synth.generate import generate, write_goaml
 from finintel.validate import validate_goaml
+from finintel.values import iban_is_valid, parse_datetime
 from test_properties import FUZZ, mutated_xml
 
 pytestmark = pytest.mark.skipif(not fast.available(), reason="the compiled pass is not built")
@@ -1153,6 +1155,118 @@ def test_value_groups_refuse_owners_out_of_range() -> None:
         fast.ValueGroups(np.array([3], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)
     with pytest.raises(ValueError):
         fast.ValueGroups(np.array([-1], dtype=np.int64), np.zeros(1, dtype=np.int32), 3)
+
+
+def _value_column(texts: list[str]) -> fast._Values:
+    """A batch's value column holding ``texts`` (one field, one owner)."""
+    data = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in data])]).astype("<i8")
+    zeros = np.zeros(len(texts), dtype=np.int64)
+    return fast._Values(zeros, zeros, offsets.tobytes(), b"".join(data), 1)
+
+
+_DATE_LIKE = st.one_of(
+    st.datetimes(dt.datetime(1000, 1, 1), dt.datetime(9999, 12, 31)).map(lambda d: d.isoformat(timespec="seconds")),
+    st.dates(dt.date(1000, 1, 1)).map(dt.date.isoformat),
+    st.builds(  # days a month does not have (29 February in years that are no leap years), hours 24, seconds 60
+        lambda y, m, d, t: f"{y:04d}-{m:02d}-{d:02d}{t}",
+        st.one_of(st.integers(0, 9999), st.sampled_from([1000, 1600, 1900, 2000, 2023, 2024, 2100])),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.sampled_from(["", "T00:00:00", "T23:59:59", "T24:00:00", "T12:60:00", "T12:00:60"]),
+    ),
+    # impossible months, days and times, years below 1000, fractions, zones, spaces
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?", fullmatch=True),
+    st.from_regex(
+        r"\s?[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9](\.[0-9]{1,9})?(Z|[+-]0[0-9]:00)?\s?",
+        fullmatch=True,
+    ),
+    st.text(max_size=24),
+)
+
+
+@given(st.lists(_DATE_LIKE, max_size=30))
+def test_the_compiled_dates_are_parse_datetimes(texts: list[str]) -> None:
+    """The batch's dates (quick forms in C, the rest with parse_datetime) are what parse_datetime gives every value."""
+    at = np.arange(len(texts), dtype=np.int64)
+    assert _value_column(texts).datetimes(at).to_list() == [parse_datetime(t) for t in texts]
+
+
+def test_the_compiled_dates_know_the_calendar() -> None:
+    """Every month and day number (and a few times) of leap years, common years and century years."""
+    texts = [
+        f"{y:04d}-{m:02d}-{d:02d}{t}"
+        for y in (999, 1000, 1600, 1900, 2000, 2023, 2024, 2100, 9999)
+        for m in range(14)
+        for d in range(33)
+        for t in ("", "T00:00:00", "T23:59:59", "T24:00:00", "T00:60:00", "T00:00:60")
+    ]
+    at = np.arange(len(texts), dtype=np.int64)
+    assert _value_column(texts).datetimes(at).to_list() == [parse_datetime(t) for t in texts]
+
+
+def test_the_usual_dates_take_the_quick_form() -> None:
+    texts = ["2024-02-29", "2024-02-29T23:59:59", "1000-01-01", "9999-12-31T23:59:59", "1970-01-01T00:00:00"]
+    texts += ["2023-02-29", "0999-01-01", "2024-01-01T24:00:00", " 2024-01-01", "2024-01-01T00:00:00Z", "2024-1-01"]
+    values = _value_column(texts)
+    assert fast._scan is not None
+    micros, quick = fast._scan.iso_datetimes(values._offsets, values._text, np.arange(len(texts), dtype=np.int64))
+    assert np.frombuffer(quick, dtype=np.uint8).tolist() == [1] * 5 + [0] * 6
+    assert np.frombuffer(micros, dtype=np.int64)[4] == 0
+
+
+def _iban(country: str, bban: str) -> str:
+    """An IBAN with correct check digits."""
+    digits = "".join(str(int(ch, 36)) for ch in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+def _remainder_one(head: str, body: str) -> str:
+    """``head + body`` and one more character that makes its ISO 7064 remainder 1, whatever its shape (letters where
+    the check digits go, digits for the country, any length), when one does."""
+    for last in _ALNUM:
+        text = head + body + last
+        if int("".join(str(int(ch, 36)) for ch in text[4:] + text[:4])) % 97 == 1:
+            return text
+    return head + body
+
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_IBAN_LIKE = st.one_of(
+    st.builds(_remainder_one, st.text(_ALNUM, min_size=4, max_size=4), st.text(_ALNUM, min_size=8, max_size=32)),
+    st.builds(_iban, st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=2), st.text(_ALNUM, max_size=34)),
+    st.builds(  # written with spaces, dashes, lower case, other characters
+        lambda iban, seps: "".join(ch.lower() if i in seps else ch for i, ch in enumerate(iban)) + " -ü"[len(seps) % 3],
+        st.builds(_iban, st.sampled_from(["DE", "GB", "FR"]), st.text(_ALNUM, min_size=9, max_size=32)),
+        st.sets(st.integers(0, 40)),
+    ),
+    st.from_regex(r"[A-Za-z]{2}[0-9]{2}[ A-Za-z0-9-]{9,34}", fullmatch=True),
+    st.text(max_size=40),
+)
+
+
+@given(st.lists(_IBAN_LIKE, max_size=30))
+def test_the_compiled_iban_check_is_iban_is_valid(texts: list[str]) -> None:
+    at = np.arange(len(texts), dtype=np.int64)
+    assert _value_column(texts).ibans_valid(at).tolist() == [iban_is_valid(t) for t in texts]
+
+
+def test_the_typed_value_functions_refuse_values_outside_the_column() -> None:
+    assert fast._scan is not None
+    offsets, one = np.array([0, 3], dtype="<i8").tobytes(), np.zeros(1, dtype=np.int64).tobytes()
+    for function in (fast._scan.iso_datetimes, fast._scan.iban_valid):
+        with pytest.raises(ValueError):  # past the last value
+            function(offsets, b"abc", np.ones(1, dtype=np.int64).tobytes())
+        with pytest.raises(ValueError):
+            function(offsets, b"abc", np.full(1, -1, dtype=np.int64).tobytes())
+        with pytest.raises(ValueError):  # past the text
+            function(offsets, b"ab", one)
+        with pytest.raises(ValueError):  # offsets going back
+            function(np.array([2, 1], dtype="<i8").tobytes(), b"abc", one)
+        with pytest.raises(ValueError):  # no offsets
+            function(b"", b"", b"")
+        with pytest.raises(ValueError):  # not int64 indices
+            function(offsets, b"abc", b"\x00" * 3)
 
 
 @given(st.lists(st.integers(-1, 9)), st.lists(st.integers(0, 9)))

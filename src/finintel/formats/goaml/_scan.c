@@ -1242,6 +1242,180 @@ done:
     return result;
 }
 
+/* ---- typed values: the value column's text (Arrow-style: int64 offsets, n + 1 of them, into the text) ---------- */
+
+/* Whether value j of the column lies in the text; sets ValueError if not (called with the GIL held). */
+static int value_in_range(const int64_t *off, Py_ssize_t n, Py_ssize_t text_len, int64_t j) {
+    if (j < 0 || j >= n || off[j] < 0 || off[j] > off[j + 1] || off[j + 1] > text_len) {
+        PyErr_SetString(PyExc_ValueError, "value index or offsets out of range");
+        return 0;
+    }
+    return 1;
+}
+
+/* Parses the arguments shared by the typed-value functions: (offsets, text, at). */
+static int selected_values(PyObject *args, Py_buffer *offsets, Py_buffer *text, Py_buffer *at, Py_ssize_t *n,
+                           Py_ssize_t *m) {
+    if (!PyArg_ParseTuple(args, "y*y*y*", offsets, text, at)) return 0;
+    Py_ssize_t n_off = items_of(offsets, 8), n_at = items_of(at, 8);
+    if (n_off < 1 || n_at < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "no offsets");
+        goto fail;
+    }
+    const int64_t *off = offsets->buf, *idx = at->buf;
+    for (Py_ssize_t k = 0; k < n_at; k++) {
+        if (!value_in_range(off, n_off - 1, text->len, idx[k])) goto fail;
+    }
+    *n = n_off - 1;
+    *m = n_at;
+    return 1;
+fail:
+    PyBuffer_Release(offsets);
+    PyBuffer_Release(text);
+    PyBuffer_Release(at);
+    return 0;
+}
+
+static int two_digits(const unsigned char *s, int lo, int hi, int *out) {
+    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9') return 0;
+    int v = (s[0] - '0') * 10 + (s[1] - '0');
+    *out = v;
+    return v >= lo && v <= hi;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The quick forms of an ISO 8601 date, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (a year from 1000, a month from 01 to 12,
+ * a day from 01 that exists in its month, hours to 23, minutes and seconds to 59; nothing before or after): 1 and
+ * the microseconds since 1970 in `micros`; 0 for anything else, which fast.py parses with values.parse_datetime. */
+static int iso_datetime(const unsigned char *s, Py_ssize_t len, int64_t *micros) {
+    int year_hi, year_lo, month, day, hour = 0, minute = 0, second = 0;
+    if (len != 10 && len != 19) return 0;
+    if (s[0] == '0' || !two_digits(s, 10, 99, &year_hi) || !two_digits(s + 2, 0, 99, &year_lo)) return 0;
+    if (s[4] != '-' || !two_digits(s + 5, 1, 12, &month) || s[7] != '-' || !two_digits(s + 8, 1, 31, &day)) return 0;
+    if (len == 19) {
+        if (s[10] != 'T' || !two_digits(s + 11, 0, 23, &hour) || s[13] != ':' || !two_digits(s + 14, 0, 59, &minute) ||
+            s[16] != ':' || !two_digits(s + 17, 0, 59, &second))
+            return 0;
+    }
+    int year = year_hi * 100 + year_lo;
+    static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > month_days[month - 1] + (month == 2 && leap)) return 0;
+    int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    *micros = seconds * 1000000;
+    return 1;
+}
+
+/* iso_datetimes(offsets, text, at) -> (int64 bytes, uint8 bytes): for each value index in `at` (int64), the
+ * microseconds since 1970 of its quick ISO 8601 form (iso_datetime) and 1, or 0 and 0 when it has no quick form. */
+static PyObject *py_iso_datetimes(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer offsets, text, at;
+    Py_ssize_t n, m;
+    if (!selected_values(args, &offsets, &text, &at, &n, &m)) return NULL;
+    PyObject *result = NULL;
+    int64_t *out = PyMem_Malloc((m ? (size_t)m : 1) * sizeof *out);
+    unsigned char *ok = PyMem_Malloc(m ? (size_t)m : 1);
+    if (out == NULL || ok == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *off = offsets.buf, *idx = at.buf;
+    const unsigned char *t = text.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m; k++) {
+        int64_t j = idx[k];
+        out[k] = 0;
+        ok[k] = (unsigned char)iso_datetime(t + off[j], (Py_ssize_t)(off[j + 1] - off[j]), &out[k]);
+        if (!ok[k]) out[k] = 0;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(y#y#)", (const char *)out, m * (Py_ssize_t)sizeof *out, (const char *)ok, m);
+done:
+    PyMem_Free(out);
+    PyMem_Free(ok);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&at);
+    return result;
+}
+
+/* ISO 13616 as values.iban_is_valid decides it: every character but ASCII letters and digits dropped, letters upper
+ * cased; then 2 letters, 2 digits and 11 to 30 letters or digits, and the number made of the last ones, then the
+ * first four (a letter as two digits: A = 10 ... Z = 35), is 1 modulo 97. */
+static int iban_valid(const unsigned char *s, Py_ssize_t len) {
+    unsigned char kept[34];
+    int n = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 'a' + 'A');
+        if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            if (n == 34) return 0;
+            kept[n++] = c;
+        }
+    }
+    if (n < 15) return 0;
+    for (int i = 0; i < 4; i++) {
+        int letter = kept[i] >= 'A';
+        if (letter != (i < 2)) return 0;
+    }
+    /* the characters after the first four, then the first four, as decimal digits into r, reduced modulo 97 once r
+     * may have 16 digits (r < 97 after a reduction, and at most 17 digits before one: below 2^63) */
+    uint64_t r = 0;
+    int digits = 0;
+    for (int k = 4; k < n + 4; k++) {
+        unsigned char c = kept[k < n ? k : k - n];
+        if (c >= 'A') {
+            r = r * 100 + (uint64_t)(c - 'A' + 10);
+            digits += 2;
+        } else {
+            r = r * 10 + (uint64_t)(c - '0');
+            digits += 1;
+        }
+        if (digits >= 16) {
+            r %= 97;
+            digits = 2;
+        }
+    }
+    return r % 97 == 1;
+}
+
+/* iban_valid(offsets, text, at) -> uint8 bytes: for each value index in `at` (int64), 1 if it is a valid IBAN. */
+static PyObject *py_iban_valid(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer offsets, text, at;
+    Py_ssize_t n, m;
+    if (!selected_values(args, &offsets, &text, &at, &n, &m)) return NULL;
+    PyObject *result = NULL;
+    unsigned char *ok = PyMem_Malloc(m ? (size_t)m : 1);
+    if (ok == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *off = offsets.buf, *idx = at.buf;
+    const unsigned char *t = text.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < m; k++) {
+        int64_t j = idx[k];
+        ok[k] = (unsigned char)iban_valid(t + off[j], (Py_ssize_t)(off[j + 1] - off[j]));
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBytes_FromStringAndSize((const char *)ok, m);
+done:
+    PyMem_Free(ok);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&at);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"compile", py_compile, METH_VARARGS, "compile(types, root, root_name) -> schema capsule"},
     {"scan", py_scan, METH_VARARGS, "scan(schema, data, extents=0, collapse=False) -> columns, or (False, reason, line)"},
@@ -1249,6 +1423,8 @@ static PyMethodDef methods[] = {
     {"group_values", py_group_values, METH_VARARGS, "group_values(v_owner, n) -> (start, order)"},
     {"first_values", py_first_values, METH_VARARGS,
      "first_values(start, order, field, elements, gids, null) -> int64 bytes"},
+    {"iso_datetimes", py_iso_datetimes, METH_VARARGS, "iso_datetimes(offsets, text, at) -> (int64 bytes, uint8 bytes)"},
+    {"iban_valid", py_iban_valid, METH_VARARGS, "iban_valid(offsets, text, at) -> uint8 bytes"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,7 +41,7 @@ from finintel.codes import Profile
 from finintel.formats.goaml.reader import V5_ELEMENTS
 from finintel.formats.goaml.schema import TYPES
 from finintel.problems import FileReport
-from finintel.values import MIN_DATE, iban_is_valid, parse_bool, parse_datetime, parse_decimal, parse_int
+from finintel.values import MIN_DATE, parse_bool, parse_datetime, parse_decimal, parse_int
 
 _scan: ModuleType | None
 try:
@@ -87,8 +87,6 @@ PY_SPACES = (
 
 _DECIMAL_FAST = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 _INT_FAST = r"^[+-]?[0-9]{1,18}$"
-_DATE_FAST = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-_DATETIME_FAST = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
 #: a plain decimal greater than zero: no minus sign and a non-zero digit
 _POSITIVE = r"^\+?[0-9]*\.?[0-9]*[1-9]"
 #: leaf types by how they are checked; "enum": a closed set (codes, countries, currencies, booleans)
@@ -425,15 +423,38 @@ class _Values:
         self.owner = owner
         self.value = pl.Series("value", text_array)  # already stripped by the compiled pass
         self.present: np.ndarray = (self.value.str.len_bytes() > 0).to_numpy()
+        self._offsets, self._text = offsets, text  # (for the compiled typed-value functions)
         self._dates: tuple[np.ndarray, pl.Series] | None = None
 
     def dates(self, kind_code: np.ndarray) -> tuple[np.ndarray, pl.Series]:
-        """The non-empty values of date fields (value indices) and their parse (:func:`datetimes`: null where it does
+        """The non-empty values of date fields (value indices) and their parse (:meth:`datetimes`: null where it does
         not parse), once per batch: the check and the column reader both use them."""
         if self._dates is None:
             at = np.flatnonzero(self.present & (kind_code[self.gid] == _KIND["datetime"]))
-            self._dates = (at, datetimes(self.value[at]))
+            self._dates = (at, self.datetimes(at))
         return self._dates
+
+    def datetimes(self, at: np.ndarray) -> pl.Series:
+        """Values ``at`` parsed as ``parse_datetime`` parses them, null where it does not: the quick forms
+        (``YYYY-MM-DD`` and ``YYYY-MM-DDTHH:MM:SS`` from the year 1000, a day that exists) in C, the rest with
+        ``parse_datetime`` once per distinct value. (Polars took four passes for the quick forms, two patterns and two
+        parses: 10.8 ms for the 56,000 dates of 12 files of the 1M set, against 1 ms.)"""
+        assert _scan is not None
+        micros, quick = _scan.iso_datetimes(self._offsets, self._text, _i64(at))
+        parsed = pl.Series("at", np.frombuffer(micros, dtype=np.int64)).cast(pl.Datetime("us"))
+        slow = np.flatnonzero(np.frombuffer(quick, dtype=np.bool_) == 0)
+        if len(slow):
+            v = self.value[at[slow]]
+            distinct = v.unique()
+            exact = pl.Series([parse_datetime(x) for x in distinct.to_list()], dtype=pl.Datetime("us"))
+            # (None: does not parse, FI-S004; left null)
+            parsed = parsed.scatter(slow, v.replace_strict(distinct, exact, return_dtype=pl.Datetime("us")))
+        return parsed
+
+    def ibans_valid(self, at: np.ndarray) -> np.ndarray:
+        """Whether each of values ``at`` is an IBAN ``values.iban_is_valid`` accepts (ISO 13616), in C."""
+        assert _scan is not None
+        return np.frombuffer(_scan.iban_valid(self._offsets, self._text, _i64(at)), dtype=np.bool_)
 
     def where(self, mask: np.ndarray) -> pl.Series:
         return self.value.filter(pl.Series(mask))
@@ -507,12 +528,8 @@ def check(batch: Batch, profile: Profile, now: dt.datetime | None) -> tuple[np.n
         mark(e_file[np.setdiff1d(persons, np.union1d(identified, with_element), assume_unique=True)])
 
     # FI-V009: an account's IBAN passes ISO 13616
-    has_iban = values.of(gid("t_account", "iban"), gid("t_account_my_client", "iban"))
-    if has_iban.any():
-        ibans = values.where(has_iban)
-        invalid = [x for x in ibans.unique().to_list() if not iban_is_valid(x)]
-        if invalid:
-            mark(v_file[has_iban][ibans.is_in(invalid).to_numpy()])
+    ibans = np.flatnonzero(values.of(gid("t_account", "iban"), gid("t_account_my_client", "iban")))
+    mark(v_file[ibans[~values.ibans_valid(ibans)]])
 
     stats = [
         {"reports": 1, "transactions": int(n_tx[f]), "report_parties": int(n_parties[f]), "transactions_unusable": 0}
@@ -701,28 +718,3 @@ def _enum_ok(kind: str, value: str, profile: Profile) -> bool:
         codelist = profile.codelists.get(kind[5:])
         return codelist is None or value in codelist.codes  # a listed code, strict or lenient (FI-S007, FI-S010)
     return False  # pragma: no cover - schema.LEAF_TYPES is closed
-
-
-def datetimes(v: pl.Series) -> pl.Series:
-    """The values parsed as ``parse_datetime`` does: quick patterns in polars, the rest in Python per distinct value;
-    null where it does not parse."""
-    frame = pl.DataFrame({"value": v})
-    col = pl.col("value")
-    parsed = frame.select(
-        pl.when(col.str.contains(_DATETIME_FAST))
-        .then(col.str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False))
-        .when(col.str.contains(_DATE_FAST))
-        .then(col.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
-        .otherwise(None)
-        .alias("at")
-    )["at"]
-    slow = parsed.is_null() & v.is_not_null()  # (a null value stays null)
-    if slow.any():
-        distinct = v.filter(slow).unique().to_list()
-        exact = [parse_datetime(x) for x in distinct]  # None: does not parse (FI-S004), left null
-        lookup = pl.DataFrame(
-            {"value": distinct, "exact": exact}, schema={"value": pl.String, "exact": pl.Datetime("us")}
-        )
-        filled = frame.join(lookup, on="value", how="left", maintain_order="left")["exact"]
-        parsed = parsed.fill_null(filled)
-    return parsed
