@@ -710,9 +710,11 @@ class _FrameReader:
                 raise fast.Decline("no usable local currency")  # the walk rejects every transaction
             reports.append(report)
 
-        def per_file(values: list[Any], files: np.ndarray, name: str) -> pl.Series:
-            """A per-file value on every row (``files``: each row's file)."""
-            return pl.Series(name, values)[files]
+        def per_file(values: list[Any], files: np.ndarray, name: str, code: bool = True) -> pl.Series:
+            """A per-file value on every row (``files``: each row's file); a ``code`` column (a categorical of the
+            store's) as a categorical, its handful of strings cast once, not once a row as the table is conformed
+            (20 ns a row: 4 ms a batch of 12 files for seven such columns of the 1M set)."""
+            return pl.Series(name, values, dtype=pl.Categorical() if code else pl.String())[files]
 
         # the sides as the walk takes them: t_from/t_to (and their my-client forms), else the first party of the
         # transaction's involved_parties in the role (SND/CND: from, RCV/BEN: to); the other parties are not built
@@ -1057,7 +1059,7 @@ class _FrameReader:
         relations = relations.with_columns(
             ids(relations["_num"].to_numpy()).alias("relation_id"),
             pl.col("target_type").fill_null("account"),
-            per_file(rids, relation_file, "report_id"),
+            per_file(rids, relation_file, "report_id", code=False),  # (a string in the store's relations)
             pl.Series("_file", relation_file, dtype=pl.Int64),
         ).drop("_num")
 
@@ -1102,7 +1104,9 @@ class _FrameReader:
         currencies = [r.local_currency for r in reports]
         rows = tx.with_columns(
             pl.format(
-                "{}:{}", per_file([r.rentity_id for r in reports], tx_file, "r"), pl.col("transaction_number")
+                "{}:{}",
+                per_file([r.rentity_id for r in reports], tx_file, "r", code=False),
+                pl.col("transaction_number"),
             ).alias("transaction_id"),
             per_file(rids, tx_file, "report_id"),
             pl.col("amount_local").alias("amount"),
