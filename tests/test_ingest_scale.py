@@ -32,7 +32,7 @@ def test_parallel_ingest_gives_the_same_store(monkeypatch: pytest.MonkeyPatch, t
     unspooled: list[str] = []
     real = ingest_module._unspool
 
-    def unspool(path: str) -> list[ingest_module.GoamlRead]:
+    def unspool(path: str) -> ingest_module._Packed:
         unspooled.append(path)
         assert Path(path).parent.parent == tmp_path
         return real(path)
@@ -121,21 +121,29 @@ def test_readahead_runs_a_window_ahead_of_the_batches_sent(monkeypatch: pytest.M
 
 
 def test_a_batch_is_handed_over_through_the_pipe_when_it_cannot_be_spooled(tmp_path: Path) -> None:
-    """A worker pickles its batch's reads into a file of the spool folder and hands over the path; the reads come
-    back from it and the file is removed. Where the file cannot be written, the reads themselves are handed over."""
-    reads = ingest_module.read_goaml_files(
-        [(p, f"m{i}.") for i, p in enumerate(sorted(SYNTH_GOAML.glob("*.xml")))][:2],
-        ingest_module.codes.default_profile(),
-        now=NOW,
-    )
-    path = ingest_module._spool(reads, tmp_path)
+    """A worker packs its batch's reads (one frame per table), pickles them into a file of the spool folder and hands
+    over the path; the reads come back from it, each with its own frames, and the file is removed. Where the file
+    cannot be written, the packed batch itself is handed over."""
+
+    def reads() -> list[ingest_module.GoamlRead]:
+        return ingest_module.read_goaml_files(
+            [(p, f"m{i}.") for i, p in enumerate(sorted(SYNTH_GOAML.glob("*.xml")))][:3],
+            ingest_module.codes.default_profile(),
+            now=NOW,
+        )
+
+    packed = ingest_module._pack(reads())
+    assert set(packed.tables) == set(ingest_module._FRAMED)  # one frame per table for the whole batch
+    path = ingest_module._spool(packed, tmp_path)
     assert isinstance(path, str) and Path(path).parent == tmp_path
-    back = ingest_module._unspool(path)
+    back = ingest_module._unpack(ingest_module._unspool(path))
     assert not Path(path).exists()
-    assert [r.digest for r in back] == [r.digest for r in reads]
-    for table in ingest_module._FRAMED:
-        assert back[0].read.buf.frame(table).equals(reads[0].read.buf.frame(table))
-    assert ingest_module._spool(reads, tmp_path / "gone") is reads  # no such folder: through the pipe
+    expected = reads()
+    assert [r.digest for r in back] == [r.digest for r in expected]
+    for got, want in zip(back, expected, strict=True):
+        for table in ingest_module._FRAMED:
+            assert got.read.buf.frame(table).equals(want.read.buf.frame(table)), table
+    assert ingest_module._spool(packed, tmp_path / "gone") is packed  # no such folder: through the pipe
     assert list(tmp_path.iterdir()) == []
 
 
@@ -163,7 +171,7 @@ def test_a_worker_failure_reaches_the_batch_waited_for(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         batch.result()
     inline: Future = Future()
-    inline.set_result([])
+    inline.set_result(ingest_module._Packed([], {}, []))
     assert ingest_module._unspooled(inline).result() == []  # (a done future: settled at once)
 
 

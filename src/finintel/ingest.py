@@ -468,14 +468,64 @@ _WORKER_MEMO: dict[str, SubtreeMemo] = {}
 
 def _read_in_worker(
     run: str, items: list[tuple[Path, str]], profile: Profile, now: dt.datetime | None, spool: str | None = None
-) -> list[GoamlRead] | str:
-    """A batch read in a worker process: its reads, or with ``spool`` (a folder) the file they are pickled to."""
+) -> _Packed | str:
+    """A batch read in a worker process, packed (:func:`_pack`); with ``spool`` (a folder), the file it is pickled
+    to."""
     gc.disable()  # as in ingest(): the worker only builds acyclic rows
     if run not in _WORKER_MEMO:
         _WORKER_MEMO.clear()
         _WORKER_MEMO[run] = SubtreeMemo()
-    reads = read_goaml_files(items, profile, now=now, memo=_WORKER_MEMO[run])
-    return reads if spool is None else _spool(reads, Path(spool))
+    packed = _pack(read_goaml_files(items, profile, now=now, memo=_WORKER_MEMO[run]))
+    return packed if spool is None else _spool(packed, Path(spool))
+
+
+@dataclass
+class _Packed:
+    """A worker's batch as it is handed over: its reads without their frames, each table's frames of every read end
+    to end in one frame, and the height of each read's frames per table (:func:`_unpack` slices them back).
+
+    Twelve files' four tables are 48 frames, each pickled with its own schema and its own strings of every
+    categorical (a file's element paths repeat in the next file); as four frames, a batch of 12 files of the 1M set
+    pickles to 16.1 instead of 18.4 MB, in 3 + 26 ms instead of 33 ms (the concatenation, then the pickle), and the
+    main process unpickles it in 12.7 instead of 27.6 ms (slicing it back costs 0.3 ms)."""
+
+    reads: list[GoamlRead]
+    tables: dict[str, pl.DataFrame]
+    heights: list[dict[str, list[int]]]
+
+
+def _pack(reads: list[GoamlRead]) -> _Packed:
+    """``reads`` with their frames moved into one frame per table (the parts conform to the table's schema, less the
+    columns a part gives no value: concatenated diagonally, a part's missing column is null in its rows; an empty
+    part is left out)."""
+    parts: dict[str, list[pl.DataFrame]] = {}
+    heights: list[dict[str, list[int]]] = []
+    for item in reads:
+        own: dict[str, list[int]] = {}
+        if item.read is not None:
+            for table, frames in item.read.buf.frames.items():
+                kept = [frame for frame in frames if frame.height]  # (an empty part is no part: frame() skips it)
+                own[table] = [frame.height for frame in kept]
+                parts.setdefault(table, []).extend(kept)
+                item.read.buf.frames[table] = []
+        heights.append(own)
+    tables = {table: pl.concat(frames, how="diagonal", rechunk=True) for table, frames in parts.items() if frames}
+    return _Packed(reads, tables, heights)
+
+
+def _unpack(packed: _Packed) -> list[GoamlRead]:
+    """The reads of a packed batch with their frames back, as slices of the batch's tables (no copy)."""
+    at = dict.fromkeys(packed.tables, 0)
+    for item, own in zip(packed.reads, packed.heights, strict=True):
+        if item.read is None:
+            continue
+        for table, sizes in own.items():
+            frames = []
+            for size in sizes:
+                frames.append(packed.tables[table].slice(at[table], size))
+                at[table] += size
+            item.read.buf.frames[table] = frames
+    return packed.reads
 
 
 #: where the workers' batches are handed over (:func:`_spool`): a file system in memory, so that the reports' personal
@@ -501,9 +551,9 @@ def _spool_folder() -> Iterator[str | None]:
 _SPOOLED = itertools.count()
 
 
-def _spool(reads: list[GoamlRead], folder: Path) -> list[GoamlRead] | str:
-    """``reads`` pickled into a new file of ``folder``, and its path; the reads themselves (handed back through the
-    pool's pipe) if the file cannot be written.
+def _spool(batch: _Packed, folder: Path) -> _Packed | str:
+    """A worker's ``batch`` pickled into a new file of ``folder``, and its path; the batch itself (handed back
+    through the pool's pipe) if the file cannot be written.
 
     A batch's reads are about a kilobyte a transaction (21 MB for 12 files of the synthetic reports). The pool's
     pipe carries them in 64 KiB pieces, each read into a fresh buffer of the whole message's size and copied on:
@@ -515,33 +565,34 @@ def _spool(reads: list[GoamlRead], folder: Path) -> list[GoamlRead] | str:
     path = folder / f"{os.getpid()}-{next(_SPOOLED)}.pickle"
     try:
         with path.open("xb") as fh:
-            pickle.dump(reads, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(batch, fh, protocol=pickle.HIGHEST_PROTOCOL)
     except OSError:  # (a full or missing folder: the pipe still works)
         path.unlink(missing_ok=True)
-        return reads
+        return batch
     return str(path)
 
 
-def _unspool(path: str) -> list[GoamlRead]:
-    """The reads a worker spooled to ``path`` (:func:`_spool`); the file is removed."""
+def _unspool(path: str) -> _Packed:
+    """The batch a worker spooled to ``path`` (:func:`_spool`); the file is removed."""
     try:
         with open(path, "rb") as fh:
-            reads: list[GoamlRead] = pickle.load(fh)
+            batch: _Packed = pickle.load(fh)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
-    return reads
+    return batch
 
 
-def _unspooled(future: Future[list[GoamlRead] | str]) -> Future[list[GoamlRead]]:
-    """The reads of a worker's batch as a future of their own: read back from the file the worker spooled them to,
-    by the thread that completes the worker's future (the pool's, which unpickled them from the pipe before)."""
+def _unspooled(future: Future[_Packed | str]) -> Future[list[GoamlRead]]:
+    """The reads of a worker's batch as a future of their own: read back from the file the worker spooled them to
+    and unpacked, by the thread that completes the worker's future (the pool's, which unpickled them from the pipe
+    before)."""
     out: Future[list[GoamlRead]] = Future()
 
-    def settle(done: Future[list[GoamlRead] | str]) -> None:
+    def settle(done: Future[_Packed | str]) -> None:
         try:
             result = done.result()
-            out.set_result(_unspool(result) if isinstance(result, str) else result)
+            out.set_result(_unpack(_unspool(result) if isinstance(result, str) else result))
         except BaseException as exc:  # (handed on to whoever waits for the batch)
             out.set_exception(exc)
 
