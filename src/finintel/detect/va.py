@@ -15,8 +15,7 @@ from finintel.detect.layering import Params
 
 
 def _kinds(ctx: Context) -> tuple[dict[str, str], dict[str, str | None], dict[str, str | None]]:
-    acc = ctx.accounts.select("account_id", "kind", "label", "chain").rows()
-    return ({a: k for a, k, _, _ in acc}, {a: lab for a, _, lab, _ in acc}, {a: c for a, _, _, c in acc})
+    return ctx.account_attributes
 
 
 class HopChainParams(Params):
