@@ -555,13 +555,14 @@ def _spool(batch: _Packed, folder: Path) -> _Packed | str:
     """A worker's ``batch`` pickled into a new file of ``folder``, and its path; the batch itself (handed back
     through the pool's pipe) if the file cannot be written.
 
-    A batch's reads are about a kilobyte a transaction (21 MB for 12 files of the synthetic reports). The pool's
-    pipe carries them in 64 KiB pieces, each read into a fresh buffer of the whole message's size and copied on:
-    48 messages of 21 MB between two processes cost the receiver 2.5-2.8 s of CPU, mostly the kernel's (0.16-0.43 M
-    page faults), and the sender 1.6-2.0 s; as files in memory, read at once into one buffer, 0.5 s and 0.8 s. With
-    the pickled reads of a real batch, 48 times through a pool of two workers: the main process 2.94-2.98 s ->
-    2.05-2.09 s of CPU (unpickling included), the workers 4.0-4.3 s -> 3.5-3.6 s. The file is only ever loaded
-    from the private folder this ingest made (:func:`_spool_folder`)."""
+    A batch is most of a kilobyte a transaction (16 MB packed for 12 files of the synthetic reports; the figures
+    below were measured with the 21 MB the same files took before batches were packed). The pool's pipe carries
+    them in 64 KiB pieces, each read into a fresh buffer of the whole message's size and copied on: 48 messages of
+    21 MB between two processes cost the receiver 2.5-2.8 s of CPU, mostly the kernel's (0.16-0.43 M page faults),
+    and the sender 1.6-2.0 s; as files in memory, read at once into one buffer, 0.5 s and 0.8 s. With the pickled
+    reads of a real batch, 48 times through a pool of two workers: the main process 2.94-2.98 s -> 2.05-2.09 s of
+    CPU (unpickling included), the workers 4.0-4.3 s -> 3.5-3.6 s. The file is only ever loaded from the private
+    folder this ingest made (:func:`_spool_folder`)."""
     path = folder / f"{os.getpid()}-{next(_SPOOLED)}.pickle"
     try:
         with path.open("xb") as fh:
