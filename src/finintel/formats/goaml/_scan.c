@@ -1315,9 +1315,12 @@ static int iso_datetime(const unsigned char *s, Py_ssize_t len, int64_t *micros)
     return 1;
 }
 
-/* iso_datetimes(offsets, text, at) -> (int64 bytes, uint8 bytes): for each value index in `at` (int64), the
- * microseconds since 1970 of its quick ISO 8601 form (iso_datetime) and 1, or 0 and 0 when it has no quick form. */
-static PyObject *py_iso_datetimes(PyObject *Py_UNUSED(self), PyObject *args) {
+/* A typed-value function: 1 if the value (`s`, `len` bytes) has the form, and with a result a value in `*out`. */
+typedef int (*value_fn)(const unsigned char *s, Py_ssize_t len, int64_t *out);
+
+/* `fn` over each value index in `at` (int64) of the column (offsets, text): a uint8 flag per value, and with
+ * `results` an int64 per value too (0 where the flag is 0), as (int64 bytes, uint8 bytes). */
+static PyObject *typed_values(PyObject *args, value_fn fn, int results) {
     Py_buffer offsets, text, at;
     Py_ssize_t n, m;
     if (!selected_values(args, &offsets, &text, &at, &n, &m)) return NULL;
@@ -1334,11 +1337,12 @@ static PyObject *py_iso_datetimes(PyObject *Py_UNUSED(self), PyObject *args) {
     for (Py_ssize_t k = 0; k < m; k++) {
         int64_t j = idx[k];
         out[k] = 0;
-        ok[k] = (unsigned char)iso_datetime(t + off[j], (Py_ssize_t)(off[j + 1] - off[j]), &out[k]);
+        ok[k] = (unsigned char)fn(t + off[j], (Py_ssize_t)(off[j + 1] - off[j]), &out[k]);
         if (!ok[k]) out[k] = 0;
     }
     Py_END_ALLOW_THREADS
-    result = Py_BuildValue("(y#y#)", (const char *)out, m * (Py_ssize_t)sizeof *out, (const char *)ok, m);
+    result = results ? Py_BuildValue("(y#y#)", (const char *)out, m * (Py_ssize_t)sizeof *out, (const char *)ok, m)
+                     : PyBytes_FromStringAndSize((const char *)ok, m);
 done:
     PyMem_Free(out);
     PyMem_Free(ok);
@@ -1346,6 +1350,12 @@ done:
     PyBuffer_Release(&text);
     PyBuffer_Release(&at);
     return result;
+}
+
+/* iso_datetimes(offsets, text, at) -> (int64 bytes, uint8 bytes): for each value index in `at` (int64), the
+ * microseconds since 1970 of its quick ISO 8601 form (iso_datetime) and 1, or 0 and 0 when it has no quick form. */
+static PyObject *py_iso_datetimes(PyObject *Py_UNUSED(self), PyObject *args) {
+    return typed_values(args, iso_datetime, 1);
 }
 
 /* ISO 13616 as values.iban_is_valid decides it: every character but ASCII letters and digits dropped, letters upper
@@ -1388,32 +1398,14 @@ static int iban_valid(const unsigned char *s, Py_ssize_t len) {
     return r % 97 == 1;
 }
 
+static int iban_value(const unsigned char *s, Py_ssize_t len, int64_t *out) {
+    (void)out;
+    return iban_valid(s, len);
+}
+
 /* iban_valid(offsets, text, at) -> uint8 bytes: for each value index in `at` (int64), 1 if it is a valid IBAN. */
 static PyObject *py_iban_valid(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer offsets, text, at;
-    Py_ssize_t n, m;
-    if (!selected_values(args, &offsets, &text, &at, &n, &m)) return NULL;
-    PyObject *result = NULL;
-    unsigned char *ok = PyMem_Malloc(m ? (size_t)m : 1);
-    if (ok == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const int64_t *off = offsets.buf, *idx = at.buf;
-    const unsigned char *t = text.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t j = idx[k];
-        ok[k] = (unsigned char)iban_valid(t + off[j], (Py_ssize_t)(off[j + 1] - off[j]));
-    }
-    Py_END_ALLOW_THREADS
-    result = PyBytes_FromStringAndSize((const char *)ok, m);
-done:
-    PyMem_Free(ok);
-    PyBuffer_Release(&offsets);
-    PyBuffer_Release(&text);
-    PyBuffer_Release(&at);
-    return result;
+    return typed_values(args, iban_value, 0);
 }
 
 static PyMethodDef methods[] = {
