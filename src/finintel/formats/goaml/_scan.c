@@ -1253,9 +1253,9 @@ static int value_in_range(const int64_t *off, Py_ssize_t n, Py_ssize_t text_len,
     return 1;
 }
 
-/* Parses the arguments shared by the typed-value functions: (offsets, text, at). */
-static int selected_values(PyObject *args, Py_buffer *offsets, Py_buffer *text, Py_buffer *at, Py_ssize_t *n,
-                           Py_ssize_t *m) {
+/* Parses the arguments shared by the typed-value functions, (offsets, text, at), and checks every selected value
+ * lies in the text; `m`: how many are selected. */
+static int selected_values(PyObject *args, Py_buffer *offsets, Py_buffer *text, Py_buffer *at, Py_ssize_t *m) {
     if (!PyArg_ParseTuple(args, "y*y*y*", offsets, text, at)) return 0;
     Py_ssize_t n_off = items_of(offsets, 8), n_at = items_of(at, 8);
     if (n_off < 1 || n_at < 0) {
@@ -1266,7 +1266,6 @@ static int selected_values(PyObject *args, Py_buffer *offsets, Py_buffer *text, 
     for (Py_ssize_t k = 0; k < n_at; k++) {
         if (!value_in_range(off, n_off - 1, text->len, idx[k])) goto fail;
     }
-    *n = n_off - 1;
     *m = n_at;
     return 1;
 fail:
@@ -1322,8 +1321,8 @@ typedef int (*value_fn)(const unsigned char *s, Py_ssize_t len, int64_t *out);
  * `results` an int64 per value too (0 where the flag is 0), as (int64 bytes, uint8 bytes). */
 static PyObject *typed_values(PyObject *args, value_fn fn, int results) {
     Py_buffer offsets, text, at;
-    Py_ssize_t n, m;
-    if (!selected_values(args, &offsets, &text, &at, &n, &m)) return NULL;
+    Py_ssize_t m;
+    if (!selected_values(args, &offsets, &text, &at, &m)) return NULL;
     PyObject *result = NULL;
     int64_t *out = PyMem_Malloc((m ? (size_t)m : 1) * sizeof *out);
     unsigned char *ok = PyMem_Malloc(m ? (size_t)m : 1);
