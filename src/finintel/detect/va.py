@@ -14,10 +14,6 @@ from finintel.detect.base import Context, Filters, Hit, money, span
 from finintel.detect.layering import Params
 
 
-def _kinds(ctx: Context) -> tuple[dict[str, str], dict[str, str | None], dict[str, str | None]]:
-    return ctx.account_attributes
-
-
 class HopChainParams(Params):
     min_wallet_hops: int = Field(default=2, ge=1, description="transfers between wallets on the way")
     max_hops: int = Field(default=12, ge=1)
@@ -29,7 +25,7 @@ class HopChainParams(Params):
 def va_hop_chain(ctx: Context, p: HopChainParams, filters: Filters) -> list[Hit]:
     """Funds leave a VASP to a wallet, hop between unlabelled wallets and come back into a VASP (with the fiat
     deposit before and the fiat withdrawal after, when present)."""
-    kind, label, _ = _kinds(ctx)
+    kind, label, _ = ctx.account_attributes
     crypto = [a for a, k in kind.items() if k in ("vasp", "wallet")]
     f = ctx.flows_for(filters).filter(pl.col("src").is_in(crypto) | pl.col("dst").is_in(crypto))
     window = dt.timedelta(hours=p.window_hours)
@@ -101,7 +97,7 @@ class MixerParams(Params):
 
 def va_mixer(ctx: Context, p: MixerParams, filters: Filters) -> list[Hit]:
     """Funds pass through a wallet labelled as a mixer/tumbler: the deposit and the outputs attributed to it."""
-    _, label, chain = _kinds(ctx)
+    _, label, chain = ctx.account_attributes
     mixers = {a for a, lab in label.items() if lab in p.labels}
     if not mixers:
         return []
@@ -167,7 +163,7 @@ class ChainHopParams(Params):
 
 def va_chain_hop(ctx: Context, p: ChainHopParams, filters: Filters) -> list[Hit]:
     """Value goes into a bridge on one chain and comes out on another shortly after, possibly several times."""
-    _, label, chain = _kinds(ctx)
+    _, label, chain = ctx.account_attributes
     bridges = {a for a, lab in label.items() if lab in p.labels}
     if not bridges:
         return []
@@ -232,7 +228,7 @@ class PeelParams(Params):
 
 def va_peel_chain(ctx: Context, p: PeelParams, filters: Filters) -> list[Hit]:
     """A wallet sends a small peel to one address and the large remainder to a new wallet, which does the same."""
-    kind, label, _ = _kinds(ctx)
+    kind, label, _ = ctx.account_attributes
     f = ctx.flows_for(filters)
     w = f.filter(pl.col("src").is_in([a for a, k in kind.items() if k == "wallet" and not label.get(a)]))
     by_src: dict[str, list[tuple[str, str, dt.datetime, float]]] = defaultdict(list)
