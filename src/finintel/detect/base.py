@@ -16,14 +16,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from finintel.store import Store, in_time_order
 
 SEVERITIES = ("low", "medium", "high", "critical")
+
+#: which end of a flow :meth:`Context.touching` looks at
+Side = Literal["src", "dst", "either"]
 
 
 class Filters(BaseModel):
@@ -91,6 +95,7 @@ class Context:
     def __init__(self, store: Store, reference: Reference | None = None) -> None:
         self.store = store
         self.ref = reference or Reference.load()
+        self._touching: dict[tuple[frozenset[str], Side], pl.Series] = {}
 
     @cached_property
     def accounts(self) -> pl.DataFrame:
@@ -238,20 +243,44 @@ class Context:
         nodes.update(filters.exclude_accounts)
         return nodes
 
-    def flows_for(self, filters: Filters) -> pl.DataFrame:
-        """The flow frame with a rule's filters applied (excluded nodes drop every edge they touch)."""
+    def touching(self, nodes: Iterable[str], side: Side = "either") -> pl.Series:
+        """A boolean per row of :attr:`flows`: whether its ``src``, its ``dst`` or either is one of ``nodes``. Kept
+        per set of nodes and side (a bit per flow), as rules share their exclusions.
+
+        Looked up by the node columns' categorical codes in a table of flags, rather than with ``is_in`` on the
+        categoricals, which compares their text (10M flows: 0.05-0.13 s against 0.27-0.52 s a rule)."""
+        key = (frozenset(nodes), side)
+        hit = self._touching.get(key)
+        if hit is None:
+            f = self.flows
+            ends = [f[c].to_physical().to_numpy() for c in (("src", "dst") if side == "either" else (side,))]
+            # the same strings cast to the same categorical dtype give the codes the node columns use (strings new
+            # to the mapping are added to it, and then match no flow)
+            codes = pl.Series(sorted(key[0]), dtype=pl.String).cast(f.schema["src"]).to_physical().to_numpy()
+            size = max([int(e.max()) for e in ends if len(e)] + codes.tolist() + [0])
+            flags = np.zeros(size + 1, dtype=bool)
+            flags[codes] = True
+            found = flags[ends[0]] if len(ends) == 1 else flags[ends[0]] | flags[ends[1]]
+            hit = self._touching[key] = pl.Series("touching", found)
+        return hit
+
+    def flows_for(self, filters: Filters, *where: pl.Expr | pl.Series | None) -> pl.DataFrame:
+        """The flow frame with a rule's filters applied (excluded nodes drop every edge they touch) and the rule's
+        own conditions ``where`` (expressions over :attr:`flows`, or booleans per row of it such as
+        :meth:`touching`; None: no condition), in one pass over the frame."""
         f = self.flows
+        keep: list[pl.Expr | pl.Series] = []
         excluded = self.excluded_nodes(filters)
         if excluded:
-            ex = pl.Series(sorted(excluded), dtype=pl.String).implode()
-            f = f.filter(~pl.col("src").is_in(ex) & ~pl.col("dst").is_in(ex))
+            keep.append(~self.touching(excluded))
         if filters.min_amount:
-            f = f.filter(pl.col("amount") >= filters.min_amount)
+            keep.append(pl.col("amount") >= filters.min_amount)
         if filters.jurisdictions:
-            f = f.filter(
+            keep.append(
                 pl.col("from_country").is_in(filters.jurisdictions) | pl.col("to_country").is_in(filters.jurisdictions)
             )
-        return f
+        keep.extend(w for w in where if w is not None)
+        return f.filter(*keep) if keep else f
 
     @cached_property
     def _names(self) -> dict[str, str]:

@@ -83,9 +83,7 @@ def _bursts(f: pl.DataFrame, hub: str, other: str, k: int, window: dt.timedelta)
 def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[Hit]:
     hub, other = ("src", "dst") if direction == "out" else ("dst", "src")
     # one lazy plan, collected once: each eager step would copy the flow frame (10M rows at scale)
-    lf = ctx.flows_for(filters).lazy()
-    if p.min_each:
-        lf = lf.filter(pl.col("amount") >= p.min_each)
+    lf = ctx.flows_for(filters, pl.col("amount") >= p.min_each if p.min_each else None).lazy()
     per_hub = ctx.flows.group_by(hub).len()  # also the hub's usual rate below
     busy = per_hub.filter(pl.col("len") > p.max_hub_transactions).select(hub)
     lf = lf.join(busy.lazy(), on=hub, how="anti", maintain_order="left")
@@ -335,9 +333,8 @@ def _trim_acyclic(f: pl.DataFrame) -> pl.DataFrame:
 def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
     """Money leaves an account and returns to it through others, hops in time order, within the window, each hop
     keeping most of the amount (round-tripping). Equal timestamps count as ordered (date-only sources)."""
-    f = ctx.flows_for(filters).filter(pl.col("src") != pl.col("dst"))
     lowest = p.min_amount * p.min_retention ** (p.max_length - 1)
-    f = _trim_acyclic(f.filter(pl.col("amount") >= lowest))
+    f = _trim_acyclic(ctx.flows_for(filters, (pl.col("src") != pl.col("dst")) & (pl.col("amount") >= lowest)))
     if f.height == 0:
         return []
     window = dt.timedelta(hours=p.window_hours)
@@ -413,7 +410,7 @@ class PassThroughParams(Params):
 
 def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[Hit]:
     """Chains of accounts that each receive money and forward nearly all of it within hours (layering stacks)."""
-    f = ctx.flows_for(filters).filter(pl.col("amount") >= p.min_amount * p.min_retention**3)
+    f = ctx.flows_for(filters, pl.col("amount") >= p.min_amount * p.min_retention**3)
     quiet = ctx.degree.filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
     hold = dt.timedelta(hours=p.hold_hours)
     events = _relays(f, quiet, hold, p.min_retention, 1.001, strict=False).rename(

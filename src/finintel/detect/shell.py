@@ -130,10 +130,9 @@ def shell_chain(ctx: Context, p: ShellParams, filters: Filters) -> list[Hit]:
     indicators = {r["party_id"]: r for r in shells.iter_rows(named=True)}
     holder = ctx.holder_of
     shell_accounts = {a for a, h in holder.items() if h in indicators}
-    f = ctx.flows_for(filters)
     shell_list = list(shell_accounts)
     # every flow that touches a shell account, once: the per-chain entry/exit lookups below scan only these
-    touching = f.filter(pl.col("src").is_in(shell_list) | pl.col("dst").is_in(shell_list))
+    touching = ctx.flows_for(filters, ctx.touching(shell_accounts))
     inner = touching.filter(pl.col("src").is_in(shell_list) & pl.col("dst").is_in(shell_list))
     if inner.height == 0:
         return []

@@ -27,7 +27,7 @@ def va_hop_chain(ctx: Context, p: HopChainParams, filters: Filters) -> list[Hit]
     deposit before and the fiat withdrawal after, when present)."""
     kind, label, _ = ctx.account_attributes
     crypto = [a for a, k in kind.items() if k in ("vasp", "wallet")]
-    f = ctx.flows_for(filters).filter(pl.col("src").is_in(crypto) | pl.col("dst").is_in(crypto))
+    f = ctx.flows_for(filters, ctx.touching(crypto))
     window = dt.timedelta(hours=p.window_hours)
     rows = f.select("transaction_id", "src", "dst", "timestamp", "amount").rows()
     out_by: dict[str, list[tuple[str, str, str, dt.datetime, float]]] = defaultdict(list)
@@ -101,10 +101,8 @@ def va_mixer(ctx: Context, p: MixerParams, filters: Filters) -> list[Hit]:
     mixers = {a for a, lab in label.items() if lab in p.labels}
     if not mixers:
         return []
-    f = ctx.flows_for(filters)
-    mix = list(mixers)
-    deposits = f.filter(pl.col("dst").is_in(mix) & (pl.col("amount") >= p.min_amount)).sort("timestamp")
-    outputs = f.filter(pl.col("src").is_in(mix)).sort("timestamp")
+    deposits = ctx.flows_for(filters, ctx.touching(mixers, "dst"), pl.col("amount") >= p.min_amount).sort("timestamp")
+    outputs = ctx.flows_for(filters, ctx.touching(mixers, "src")).sort("timestamp")
     window = dt.timedelta(hours=p.window_hours)
     remaining: dict[str, float] = {}
     assigned: dict[str, list[tuple[str, str, dt.datetime, float]]] = defaultdict(list)
@@ -167,10 +165,9 @@ def va_chain_hop(ctx: Context, p: ChainHopParams, filters: Filters) -> list[Hit]
     bridges = {a for a, lab in label.items() if lab in p.labels}
     if not bridges:
         return []
-    f = ctx.flows_for(filters)
-    b = list(bridges)
-    ins = f.filter(pl.col("dst").is_in(b)).select("transaction_id", "src", "dst", "timestamp", "amount").rows()
-    outs = f.filter(pl.col("src").is_in(b)).select("transaction_id", "src", "dst", "timestamp", "amount").rows()
+    edge = ("transaction_id", "src", "dst", "timestamp", "amount")
+    ins = ctx.flows_for(filters, ctx.touching(bridges, "dst")).select(edge).rows()
+    outs = ctx.flows_for(filters, ctx.touching(bridges, "src")).select(edge).rows()
     gap = dt.timedelta(hours=p.max_gap_hours)
     used: set[str] = set()
     hop_of: dict[str, tuple[tuple[str, str, str, dt.datetime, float], tuple[str, str, str, dt.datetime, float]]] = {}
@@ -229,8 +226,7 @@ class PeelParams(Params):
 def va_peel_chain(ctx: Context, p: PeelParams, filters: Filters) -> list[Hit]:
     """A wallet sends a small peel to one address and the large remainder to a new wallet, which does the same."""
     kind, label, _ = ctx.account_attributes
-    f = ctx.flows_for(filters)
-    w = f.filter(pl.col("src").is_in([a for a, k in kind.items() if k == "wallet" and not label.get(a)]))
+    w = ctx.flows_for(filters, ctx.touching([a for a, k in kind.items() if k == "wallet" and not label.get(a)], "src"))
     by_src: dict[str, list[tuple[str, str, dt.datetime, float]]] = defaultdict(list)
     for tid, src, dst, t, a in w.select("transaction_id", "src", "dst", "timestamp", "amount").rows():
         by_src[src].append((tid, dst, t, a))
