@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
+import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import NOW, SAMPLE
 from finintel.detect.base import Context, Filters, Side, by_node
+from finintel.detect.layering import _trim_acyclic
 from finintel.ingest import ingest
 from finintel.store import Store, in_time_order
 
@@ -76,3 +78,68 @@ def test_flows_for_drops_what_touches_an_excluded_node_and_applies_the_condition
     )
     assert 0 < got.height < flows.height and got.equals(want)
     assert ctx.flows_for(Filters()) is flows
+
+
+def _trimmed(edges: list[tuple[str, str]]) -> list[int]:
+    """The plain fixpoint: indices of the edges left after removing, again and again, edges out of nodes nobody
+    pays and into nodes that pay nobody."""
+    left = list(range(len(edges)))
+    while True:
+        payers = {edges[i][0] for i in left}
+        payees = {edges[i][1] for i in left}
+        kept = [i for i in left if edges[i][0] in payees and edges[i][1] in payers]
+        if kept == left:
+            return left
+        left = kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefg"), st.sampled_from("abcdefg")), max_size=20))
+def test_trim_acyclic_keeps_what_the_plain_fixpoint_keeps(edges: list[tuple[str, str]]) -> None:
+    frame = pl.DataFrame(
+        {"src": [s for s, _ in edges], "dst": [d for _, d in edges], "i": list(range(len(edges)))},
+        schema={"src": pl.Categorical, "dst": pl.Categorical, "i": pl.Int64},
+    )
+    assert _trim_acyclic(frame)["i"].to_list() == _trimmed(edges)
+
+
+def _context_over(edges: list[tuple[str, str]]) -> Context:
+    """A context whose flow frame is these edges, in this order."""
+    ctx = Context(_sample_context().store)
+    ctx.__dict__["flows"] = pl.DataFrame(
+        {"src": [s for s, _ in edges], "dst": [d for _, d in edges], "i": list(range(len(edges)))},
+        schema={"src": pl.Categorical, "dst": pl.Categorical, "i": pl.Int64},
+    )
+    return ctx
+
+
+EDGES = st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from("abcdef")), max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(EDGES, st.integers(0, 6))
+def test_counts_by_code_are_the_group_by_counts(edges: list[tuple[str, str]], limit: int) -> None:
+    ctx = _context_over(edges)
+    text = ctx.flows.with_columns(pl.col("src", "dst").cast(pl.String))
+    out = {s: n for s, n in text.group_by("src").len().iter_rows()}
+    into = {d: n for d, n in text.group_by("dst").len().iter_rows()}
+    codes = {v: c for v, c in zip(text["src"], ctx.flow_codes[0], strict=True)}
+    codes.update(zip(text["dst"], ctx.flow_codes[1], strict=True))
+    for node, code in codes.items():
+        assert ctx.node_counts("src")[code] == out.get(node, 0)
+        assert ctx.node_counts("dst")[code] == into.get(node, 0)
+        assert ctx.node_counts("either")[code] == out.get(node, 0) + into.get(node, 0)
+    for column in ("src", "dst"):
+        quiet = [out.get(v, 0) + into.get(v, 0) <= limit for v in text[column]]
+        assert ctx.degree_at_most(ctx.flows, column, limit).to_list() == quiet
+
+
+@settings(max_examples=200, deadline=None)
+@given(EDGES, st.sets(st.sampled_from("abcdef")))
+def test_one_off_among_candidates_is_a_pair_counted_once(edges: list[tuple[str, str]], allowed: set[str]) -> None:
+    ctx = _context_over(edges)
+    pairs = {pair: edges.count(pair) for pair in edges}
+    # a condition on the nodes, as one_off requires: every flow of a pair is a candidate, or none
+    candidates = [s in allowed and d in allowed for s, d in edges]
+    want = [c and pairs[e] == 1 for c, e in zip(candidates, edges, strict=True)]
+    assert ctx.one_off(np.array(candidates, dtype=bool)).tolist() == want

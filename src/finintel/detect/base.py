@@ -96,6 +96,7 @@ class Context:
         self.store = store
         self.ref = reference or Reference.load()
         self._touching: dict[tuple[frozenset[str], Side], pl.Series] = {}
+        self._counts: dict[Side, np.ndarray] = {}
 
     @cached_property
     def accounts(self) -> pl.DataFrame:
@@ -151,21 +152,46 @@ class Context:
         return (flows if in_time_order(tx) else flows.sort("timestamp", "transaction_id")).collect()
 
     @cached_property
-    def degree(self) -> pl.DataFrame:
-        """node, len: how many flows each node takes part in (either side); shared by the rules that prune by it."""
-        f = self.flows.lazy()
-        return (
-            pl.concat([f.select(pl.col("src").alias("node")), f.select(pl.col("dst").alias("node"))])
-            .group_by("node")
-            .len()
-            .collect()
-        )
+    def flow_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``src`` and ``dst`` of every row of :attr:`flows` as their categorical codes (views, not copies).
 
-    @cached_property
-    def one_off_pairs(self) -> pl.DataFrame:
-        """src, dst: the pairs of nodes with exactly one flow between them, in that direction (fan-in and fan-out
-        both count one-off counterparties; 10M flows: 0.8 s each time)."""
-        return self.flows.group_by("src", "dst").len().filter(pl.col("len") == 1).drop("len")
+        Per-node counts and flags are kept in tables indexed by these codes and looked up per row, which is what
+        pruning needs: a lookup in an array, where a join or ``is_in`` hashes millions of categoricals."""
+        f = self.flows
+        return f["src"].to_physical().to_numpy(), f["dst"].to_physical().to_numpy()
+
+    def node_counts(self, side: Side) -> np.ndarray:
+        """Flows per node, by categorical code: as ``src``, as ``dst``, or on either side (the node's degree; a
+        transfer to itself counts twice). Kept per side."""
+        counts = self._counts.get(side)
+        if counts is None:
+            src, dst = self.flow_codes
+            size = int(max(src.max(), dst.max())) + 1 if len(src) else 0
+            if side == "either":
+                counts = self.node_counts("src") + self.node_counts("dst")
+            else:
+                counts = np.bincount(src if side == "src" else dst, minlength=size)
+            self._counts[side] = counts
+        return counts
+
+    def degree_at_most(self, frame: pl.DataFrame, column: str, limit: int) -> pl.Series:
+        """A boolean per row of ``frame`` (rows of :attr:`flows`): whether the node in ``column`` takes part in at
+        most ``limit`` flows (prunes hubs: processors, payroll bureaus, exchanges)."""
+        return pl.Series(self.node_counts("either")[frame[column].to_physical().to_numpy()] <= limit)
+
+    def one_off(self, candidates: np.ndarray) -> np.ndarray:
+        """Of the rows of :attr:`flows` flagged in ``candidates``, those that are the only flow from their ``src``
+        to their ``dst`` (fan-in and fan-out count one-off counterparties).
+
+        ``candidates`` must be a condition on the nodes (every flow of a pair, or none): the flows of each pair are
+        counted among them only. Pruning first leaves few (10M flows: 24,000 rows to count, 0.07 s, against
+        0.75-1.2 s to count every pair); the pair's two codes make one 64-bit key."""
+        src, dst = self.flow_codes
+        rows = np.flatnonzero(candidates)
+        keys = (src[rows].astype(np.uint64) << np.uint64(32)) | dst[rows].astype(np.uint64)
+        found = np.zeros(len(src), dtype=bool)
+        found[rows[pl.Series(keys).is_unique().to_numpy()]] = True
+        return found
 
     def flow_details(self, flows: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
         """``flows`` (rows of :attr:`flows`) whose transaction matches ``where``, with the transaction's own from/to

@@ -9,10 +9,11 @@ import datetime as dt
 import itertools
 import operator
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from finintel.detect.base import Context, Filters, Hit, by_node, money, span, tmax, tmin
+from finintel.detect.base import Context, Filters, Hit, Side, by_node, money, span, tmax, tmin
 
 
 class Params(BaseModel):
@@ -81,27 +82,28 @@ def _bursts(f: pl.DataFrame, hub: str, other: str, k: int, window: dt.timedelta)
 
 
 def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[Hit]:
-    hub, other = ("src", "dst") if direction == "out" else ("dst", "src")
-    # one lazy plan, collected once: each eager step would copy the flow frame (10M rows at scale)
-    lf = ctx.flows_for(filters, pl.col("amount") >= p.min_each if p.min_each else None).lazy()
-    per_hub = ctx.flows.group_by(hub).len()  # also the hub's usual rate below
-    busy = per_hub.filter(pl.col("len") > p.max_hub_transactions).select(hub)
-    lf = lf.join(busy.lazy(), on=hub, how="anti", maintain_order="left")
-    if p.one_off_only:
-        lf = lf.join(ctx.one_off_pairs.lazy(), on=["src", "dst"], how="semi", maintain_order="left")
+    hub: Side = "src" if direction == "out" else "dst"
+    other = "dst" if direction == "out" else "src"
+    # every condition is a lookup per row, and the frame is filtered once: each join or eager step would hash or
+    # copy the flow frame (10M rows at scale)
+    hub_codes, other_codes = ctx.flow_codes if direction == "out" else ctx.flow_codes[::-1]
+    per_hub = ctx.node_counts(hub)  # also the hub's usual rate below
+    pruned = per_hub[hub_codes] <= p.max_hub_transactions  # conditions on the nodes only, as one_off needs
     if p.max_counterparty_transactions is not None:
-        quiet = ctx.degree.filter(pl.col("len") <= p.max_counterparty_transactions).select(pl.col("node").alias(other))
-        lf = lf.join(quiet.lazy(), on=other, how="semi", maintain_order="left")
-    f = lf.collect(engine="streaming")
+        pruned &= ctx.node_counts("either")[other_codes] <= p.max_counterparty_transactions
+    f = ctx.flows_for(
+        filters,
+        pl.col("amount") >= p.min_each if p.min_each else None,
+        pl.Series(ctx.one_off(pruned) if p.one_off_only else pruned),
+    )
     hits = []
     window = dt.timedelta(hours=p.window_hours)
     # the account's usual rate: its transactions outside the burst, spread over the whole period of the data
-    totals = dict(per_hub.iter_rows())
     period = max(tmax(ctx.flows["timestamp"]) - tmin(ctx.flows["timestamp"]), window) if ctx.flows.height else window
     for burst in _bursts(f, hub, other, p.min_counterparties, window):
         n = burst[other].n_unique()
         node = burst[hub][0]
-        usual = (totals.get(node, 0) - burst.height) * (window / period)
+        usual = (int(per_hub[burst[hub].to_physical()[0]]) - burst.height) * (window / period)
         if n < p.min_burst_ratio * usual:
             continue
         total = float(burst["amount"].sum())
@@ -147,8 +149,9 @@ class ScatterParams(Params):
 
 
 def _relays(
+    ctx: Context,
     f: pl.DataFrame,
-    middles: pl.Expr | pl.Series,
+    max_degree: int,
     window: dt.timedelta,
     min_retention: float,
     max_growth: float,
@@ -157,16 +160,16 @@ def _relays(
 ) -> pl.DataFrame:
     """Money relayed through a middle account: an in-leg X -> M joined with an out-leg M -> Y that follows it
     within ``window`` (strictly later when ``strict``), carries between ``min_retention`` and ``max_growth`` times
-    the in-leg's amount and goes somewhere other than X. Each in-leg keeps its first out-leg.
-    Columns: X, M, Y, t1, a1, id1, t2, a2, id2."""
-    ins = f.filter(pl.col("dst").is_in(middles)).select(
+    the in-leg's amount and goes somewhere other than X. Each in-leg keeps its first out-leg. Middle accounts take
+    part in at most ``max_degree`` flows. Columns: X, M, Y, t1, a1, id1, t2, a2, id2."""
+    ins = f.filter(ctx.degree_at_most(f, "dst", max_degree)).select(
         pl.col("src").alias("X"),
         pl.col("dst").alias("M"),
         pl.col("timestamp").alias("t1"),
         pl.col("amount").alias("a1"),
         pl.col("transaction_id").alias("id1"),
     )
-    outs = f.filter(pl.col("src").is_in(middles)).select(
+    outs = f.filter(ctx.degree_at_most(f, "src", max_degree)).select(
         pl.col("src").alias("M"),
         pl.col("dst").alias("Y"),
         pl.col("timestamp").alias("t2"),
@@ -195,9 +198,9 @@ def _relays(
 def scatter_gather(ctx: Context, p: ScatterParams, filters: Filters) -> list[Hit]:
     """Source -> many intermediaries -> one sink, each intermediary forwarding most of what it got."""
     f = ctx.flows_for(filters)
-    small = ctx.degree.filter(pl.col("len") <= p.max_intermediary_transactions)["node"].implode()
     window = dt.timedelta(hours=p.window_hours)
-    legs = _relays(f, small, window, p.min_retention, p.max_growth, strict=True).rename({"X": "S", "M": "I", "Y": "T"})
+    legs = _relays(ctx, f, p.max_intermediary_transactions, window, p.min_retention, p.max_growth, strict=True)
+    legs = legs.rename({"X": "S", "M": "I", "Y": "T"})
     pairs = legs.group_by("S", "T").agg(pl.col("I").n_unique().alias("n"))
     legs = legs.join(pairs.filter(pl.col("n") >= p.min_intermediaries), on=["S", "T"], how="semi")
     hits = []
@@ -248,13 +251,12 @@ def gather_scatter(ctx: Context, p: GatherScatterParams, filters: Filters) -> li
     """Many sources -> one hub -> many sinks, the hub passing on most of what it collected."""
     f = ctx.flows_for(filters)
     window = dt.timedelta(hours=p.window_hours)
-    deg = ctx.degree.filter(pl.col("len") <= p.max_hub_transactions)["node"].implode()
     period = f"{int(window.total_seconds())}s"
 
     def busy(frame: pl.DataFrame, hub: str, other: str, k: int) -> pl.DataFrame:
         """Hubs with >= k distinct counterparties inside some window (vectorised rolling count)."""
         return (
-            by_node(frame.filter(pl.col(hub).is_in(deg)), hub)
+            by_node(frame.filter(ctx.degree_at_most(frame, hub, p.max_hub_transactions)), hub)
             .rolling(index_column="timestamp", period=period, group_by=hub)
             .agg(pl.col(other).n_unique().alias("n"), pl.col("amount").sum().alias("total"))
             .filter(pl.col("n") >= k)
@@ -322,12 +324,29 @@ class CycleParams(Params):
 
 def _trim_acyclic(f: pl.DataFrame) -> pl.DataFrame:
     """Drop edges that cannot be on any cycle: repeatedly remove edges out of nodes nobody pays and into nodes that
-    pay nobody (vectorised; converges in a few rounds)."""
+    pay nobody (converges in a few rounds).
+
+    The rounds run on the node columns' categorical codes with tables of flags (numpy), and the frame is filtered
+    once at the end: ``is_in`` against the other column hashed millions of categoricals a round (10M flows: about
+    2 s a scan)."""
+    src, dst = f["src"].to_physical().to_numpy(), f["dst"].to_physical().to_numpy()
+    if len(src) == 0:
+        return f
+    size = int(max(src.max(), dst.max())) + 1
+    rows = np.arange(len(src))
     while True:
-        before = f.height
-        f = f.filter(pl.col("src").is_in(f["dst"].implode()) & pl.col("dst").is_in(f["src"].implode()))
-        if f.height == before:
-            return f
+        pays, paid = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        pays[src] = True
+        paid[dst] = True
+        keep = paid[src] & pays[dst]
+        if keep.all():
+            break
+        rows, src, dst = rows[keep], src[keep], dst[keep]
+    if len(rows) == f.height:
+        return f
+    kept = np.zeros(f.height, dtype=bool)
+    kept[rows] = True
+    return f.filter(pl.Series(kept))
 
 
 def temporal_cycle(ctx: Context, p: CycleParams, filters: Filters) -> list[Hit]:
@@ -411,9 +430,8 @@ class PassThroughParams(Params):
 def pass_through(ctx: Context, p: PassThroughParams, filters: Filters) -> list[Hit]:
     """Chains of accounts that each receive money and forward nearly all of it within hours (layering stacks)."""
     f = ctx.flows_for(filters, pl.col("amount") >= p.min_amount * p.min_retention**3)
-    quiet = ctx.degree.filter(pl.col("len") <= p.max_account_transactions)["node"].implode()
     hold = dt.timedelta(hours=p.hold_hours)
-    events = _relays(f, quiet, hold, p.min_retention, 1.001, strict=False).rename(
+    events = _relays(ctx, f, p.max_account_transactions, hold, p.min_retention, 1.001, strict=False).rename(
         {"M": "A", "id1": "id_in", "id2": "id_out"}
     )
     if events.height == 0:
