@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from lxml import etree
 
 import finintel.ingest as ingest_module
 from conftest import FROM_ACCOUNT, NOW, SAMPLE, report, transaction
+from finintel import workers
 from finintel.formats.goaml.reader import GoamlReader, PartyUnit, ReportUnit, SubtreeMemo, TransactionUnit
 from finintel.ingest import ingest
 
@@ -182,21 +185,21 @@ def _environment(names: tuple[str, ...]) -> dict[str, str | None]:
 def test_workers_start_with_their_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader processes get one polars thread and the allocator settings, as they start; this process's
     environment is as it was afterwards."""
-    names = (*ingest_module.WORKER_ENV, *ingest_module.WORKER_ALLOCATOR_ENV)
+    names = (*workers.WORKER_ENV, *workers.WORKER_ALLOCATOR_ENV)
     monkeypatch.setenv("POLARS_MAX_THREADS", "8")
-    for name in ingest_module.WORKER_ALLOCATOR_ENV:
+    for name in workers.WORKER_ALLOCATOR_ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("_RJEM_MALLOC_CONF", ingest_module._POLARS_JEMALLOC_CONF)  # as `import polars` leaves it
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", workers.POLARS_JEMALLOC_CONF)  # as `import polars` leaves it
     before = dict(os.environ)
     with ingest_module._worker_pool(1) as pool:
         seen = pool.submit(_environment, names).result()
     jemalloc = seen.pop("_RJEM_MALLOC_CONF")
     assert seen == {
-        **{k: v for k, v in ingest_module.WORKER_ALLOCATOR_ENV.items() if k != "_RJEM_MALLOC_CONF"},
-        **ingest_module.WORKER_ENV,
+        **{k: v for k, v in workers.WORKER_ALLOCATOR_ENV.items() if k != "_RJEM_MALLOC_CONF"},
+        **workers.WORKER_ENV,
     }
     # the worker's polars puts its own settings first: ours come after them, so they win
-    assert jemalloc.endswith("," + ingest_module.WORKER_ALLOCATOR_ENV["_RJEM_MALLOC_CONF"])
+    assert jemalloc.endswith("," + workers.WORKER_ALLOCATOR_ENV["_RJEM_MALLOC_CONF"])
     assert dict(os.environ) == before
 
 
@@ -204,16 +207,16 @@ def test_workers_start_with_their_environment(monkeypatch: pytest.MonkeyPatch) -
     ("user", "kept"),
     [
         ({}, set()),
-        ({"_RJEM_MALLOC_CONF": ingest_module._POLARS_JEMALLOC_CONF}, set()),  # only what polars puts there
-        ({"_RJEM_MALLOC_CONF": ingest_module._POLARS_JEMALLOC_CONF + ",thp:always"}, {"_RJEM_MALLOC_CONF"}),
+        ({"_RJEM_MALLOC_CONF": workers.POLARS_JEMALLOC_CONF}, set()),  # only what polars puts there
+        ({"_RJEM_MALLOC_CONF": workers.POLARS_JEMALLOC_CONF + ",thp:always"}, {"_RJEM_MALLOC_CONF"}),
         ({"MALLOC_TOP_PAD_": "4096", "MALLOC_TRIM_THRESHOLD_": "0"}, {"MALLOC_TOP_PAD_", "MALLOC_TRIM_THRESHOLD_"}),
     ],
 )
 def test_the_users_allocator_settings_are_kept(user: dict[str, str], kept: set[str]) -> None:
-    changes = ingest_module._worker_environment({"POLARS_MAX_THREADS": "8", **user})
+    changes = workers.worker_environment({"POLARS_MAX_THREADS": "8", **user})
     assert changes == {
-        **ingest_module.WORKER_ENV,
-        **{k: v for k, v in ingest_module.WORKER_ALLOCATOR_ENV.items() if k not in kept},
+        **workers.WORKER_ENV,
+        **{k: v for k, v in workers.WORKER_ALLOCATOR_ENV.items() if k not in kept},
     }
 
 
@@ -340,3 +343,64 @@ def test_replace_ids_maps_known_ids_and_keeps_the_rest() -> None:
     assert out_rel["t"].to_list() == ["acc_1", "y"]
     with pytest.raises(pl.exceptions.ComputeError):
         ingest_module._replace_ids([(rel, ("t",))], pl.Series(["m1", "m1"]), pl.Series(["acc_1", "acc_9"]))
+
+
+def test_the_early_estimate_finds_the_goaml_files_discover_finds(tmp_path: Path) -> None:
+    """workers.goaml_inputs counts what ingest.discover finds as goAML (folders searched, stores and hidden entries
+    skipped, globs expanded), without importing the readers."""
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "store.json").write_text("{}")
+    for name in ("a.xml", "deep/b.XML", "deep/er/c.xml", ".hidden/d.xml", "store/e.xml", ".f.xml", "g.txt"):
+        (tmp_path / name).write_bytes(b"<report/>" * (len(name) + 1))
+    for paths in ([tmp_path], [tmp_path / "deep", str(tmp_path / "*.xml")], [SYNTH_GOAML, tmp_path / "a.xml"]):
+        goaml = [item.path for item in ingest_module.discover(paths) if item.kind == "goaml"]
+        assert workers.goaml_inputs(paths) == (len(goaml), sum(p.stat().st_size for p in goaml))
+    assert workers.goaml_inputs([tmp_path / "missing.xml", tmp_path / "missing"]) == (0, 0)
+
+
+def test_an_early_pool_starts_only_for_inputs_that_pay_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert workers.early_pool([SYNTH_GOAML], jobs=2) is None  # the sample is far below PARALLEL_MIN_BYTES
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
+    assert workers.early_pool([SYNTH_GOAML], jobs=1) is None
+    assert workers.early_pool([next(SYNTH_GOAML.glob("*.xml"))], jobs=2) is None  # one file: nothing to share
+    pool = workers.early_pool([SYNTH_GOAML], jobs=2)
+    assert pool is not None
+    with pool:
+        assert len(pool._processes) == 2  # both started at once, not when the first batches arrive
+
+
+def test_the_command_line_reads_with_the_early_pool(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`finintel ingest` starts its readers before it imports them and ingest uses those, not new ones; the store
+    is the one a single process writes."""
+    cli("ingest", SYNTH_GOAML, "--out", tmp_path / "one", "--jobs", "1", "-f", "json")
+    monkeypatch.setattr(workers, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    started: list[int] = []
+    real = workers.start_pool
+
+    def start_pool(n: int):
+        started.append(n)
+        return real(n)
+
+    monkeypatch.setattr(workers, "start_pool", start_pool)
+
+    def no_new_pool(n: int):
+        raise AssertionError("ingest started readers of its own")
+
+    monkeypatch.setattr(ingest_module, "_worker_pool", no_new_pool)
+    cli("ingest", SYNTH_GOAML, "--out", tmp_path / "two", "--jobs", "2", "-f", "json")
+    assert started == [2]
+    for name in ("transactions", "parties", "accounts", "party_mentions", "account_mentions", "relations"):
+        one = pl.read_parquet(tmp_path / "one" / f"{name}.parquet")
+        assert pl.read_parquet(tmp_path / "two" / f"{name}.parquet").equals(one), name
+
+
+def test_the_command_line_reaches_the_early_pool_before_polars() -> None:
+    """The early pool only pays if the readers start before this process's heavy imports: the command line module
+    and finintel.workers import none of polars, numpy, pyarrow or the readers."""
+    heavy = ("polars", "numpy", "pyarrow", "finintel.ingest")
+    code = f"import sys, finintel.cli.app, finintel.workers; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

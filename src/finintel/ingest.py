@@ -24,7 +24,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
 from finintel.resolve import FrameResolution, resolve_account_frame, resolve_party_frame
 from finintel.store import SCHEMAS, Store, conform, empty_frame, frame_from_rows, in_time_order
+from finintel.workers import PARALLEL_MIN_BYTES, default_jobs, start_pool
 
 RECORD_KINDS = ("reports", "transactions", "report_parties")
 FLUSH_ROWS = 20_000  # transaction, mention or relation rows held as Python dicts before they become a frame
@@ -1339,18 +1339,6 @@ def sort_transactions(tx: pl.DataFrame) -> pl.DataFrame:
     return tx if in_time_order(tx) else tx.sort("timestamp", "transaction_id")
 
 
-#: below this many bytes of goAML, worker processes cost more than they save (starting one takes about a second)
-PARALLEL_MIN_BYTES = 32 << 20
-
-
-def default_jobs() -> int:
-    """Worker processes for goAML reading: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def ingest(
     paths: Iterable[str | Path],
     profile: Profile | None = None,
@@ -1359,6 +1347,7 @@ def ingest(
     progress: Callable[[Input], None] | None = None,
     base: Path | None = None,
     jobs: int | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> IngestResult:
     """Read every input and return the resolved store with reconciled counts (nothing is written).
 
@@ -1366,7 +1355,8 @@ def ingest(
     read by ``jobs`` worker processes (default: one per CPU) when there are enough of them to pay for the workers;
     the result does not depend on ``jobs``: files are committed in input order. Workers are started the
     ``spawn`` way (polars' threads do not survive ``fork``): a script calling this needs the
-    ``if __name__ == "__main__":`` guard, or ``jobs=1``."""
+    ``if __name__ == "__main__":`` guard, or ``jobs=1``. ``pool``: reader processes started earlier
+    (:func:`finintel.workers.early_pool`), used instead of new ones when workers pay; the caller shuts it down."""
     inputs = discover(paths)
     ingestor = Ingestor(profile, now=now)
     # millions of small acyclic objects (rows, walks): the cycle collector would rescan them over and over
@@ -1382,8 +1372,9 @@ def ingest(
         sizes = {item.path: _file_size(item.path) for item in goaml}
         if jobs > 1 and len(goaml) > 1 and sum(sizes[item.path] for item in goaml) >= PARALLEL_MIN_BYTES:
             # (the workers hand their batches over through files of a private folder in memory: see _spool)
-            with _spool_folder() as spool, _worker_pool(min(jobs, len(goaml))) as pool:
-                _ingest_batches(ingestor, inputs, sizes, progress, pool, 2 * jobs, spool)
+            readers = contextlib.nullcontext(pool) if pool is not None else _worker_pool(min(jobs, len(goaml)))
+            with _spool_folder() as spool, readers as running:
+                _ingest_batches(ingestor, inputs, sizes, progress, running, 2 * jobs, spool)
         else:
             _ingest_batches(ingestor, inputs, sizes, progress, None, 0)
         return ingestor.finish()
@@ -1392,58 +1383,11 @@ def ingest(
             gc.enable()
 
 
-#: the environment of the reader processes (read by each one as it starts). One polars thread: the workers already
-#: keep every core busy, and polars' own threads on the small frames of one batch cost more in handing work around
-#: than they gain (measured: 9%). One OpenBLAS thread: the readers do no linear algebra, and numpy's OpenBLAS
-#: otherwise starts a thread per core that spins for a while (about 0.07 s of CPU a worker).
-WORKER_ENV = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-#: the allocators of the reader processes: they keep freed memory for the next batch instead of handing it back to
-#: the kernel at once. A worker allocates and frees the same large arrays batch after batch, and every page handed
-#: back is zeroed and faulted in again. Measured on 128 files of the 1M set (one worker, three rounds): 1.5M page
-#: faults and 5 us of system time a transaction -> 0.6M and 2 us; peak RSS 1.27 -> 1.37 GiB. jemalloc (polars'
-#: allocator) returns unused pages after 5 s instead of polars' 0.5 s; glibc (numpy, Python) keeps up to 4 GiB free
-#: at the heap's top and serves blocks up to 32 MiB (the most it allows) from the heap instead of fresh mappings.
-#: Other C libraries ignore the MALLOC_ variables. What the user has set is kept (see :func:`_worker_environment`).
-WORKER_ALLOCATOR_ENV = {
-    "_RJEM_MALLOC_CONF": "dirty_decay_ms:5000,muzzy_decay_ms:5000",
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(4 << 30),
-    "MALLOC_TOP_PAD_": str(256 << 20),
-}
-#: what ``import polars`` puts in ``_RJEM_MALLOC_CONF`` before the user's own settings (polars/__init__.py); a
-#: worker's polars puts it in front of what the worker is given
-_POLARS_JEMALLOC_CONF = "dirty_decay_ms:500,muzzy_decay_ms:1000"
-
-
-def _worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables to set for the reader processes, given this process's ``environ``: :data:`WORKER_ENV`, and each
-    of :data:`WORKER_ALLOCATOR_ENV` the user has not set. (``_RJEM_MALLOC_CONF`` is set here by polars as it is
-    imported: only polars' own settings there mean the user has set nothing.)"""
-    out = dict(WORKER_ENV)
-    for name, value in WORKER_ALLOCATOR_ENV.items():
-        current = environ.get(name)
-        if current is None or (name == "_RJEM_MALLOC_CONF" and current in ("", _POLARS_JEMALLOC_CONF)):
-            out[name] = value
-    return out
-
-
 @contextlib.contextmanager
 def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Spawned reader processes, started with :func:`_worker_environment` (as batches are sent); this process's
-    environment is as it was afterwards."""
-    pl.thread_pool_size()  # this process's pool exists before POLARS_MAX_THREADS changes (it is read once)
-    changes = _worker_environment(os.environ)
-    before = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            yield pool
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    """Reader processes started now (:func:`finintel.workers.start_pool`), shut down afterwards."""
+    with start_pool(workers) as pool:
+        yield pool
 
 
 def _file_size(path: Path) -> int:

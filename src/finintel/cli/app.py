@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -27,6 +27,11 @@ from finintel.codes import load_profile
 from finintel.errors import FinintelError
 from finintel.exitcodes import ExitCode
 from finintel.problems import Severity
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from finintel.ingest import IngestResult
 
 app = typer.Typer(
     name="finintel",
@@ -232,29 +237,28 @@ def ingest(
     STORE/rejects.csv. Exit 0 when nothing was rejected, 1 when records were rejected, 2 when an input could not be
     read at all (the rest is still ingested) or on misuse.
     """
-    from finintel.formats.tabular import write_dataset
-    from finintel.graph import build_graph, write_graph
-    from finintel.ingest import ingest as run_ingest
-    from finintel.render import ingest as render
+    from finintel.workers import early_pool
 
-    prof = load_profile(profile)
-    base = out if append and (out / "store.json").is_file() else None
-    console = _stderr()
-    if _progress_enabled(fmt.value, output):
-        with console.status("reading…") as status:
-            result = run_ingest(
-                paths, prof, progress=lambda item: status.update(f"reading {item.path}"), base=base, jobs=jobs
-            )
-    else:
-        result = run_ingest(paths, prof, base=base, jobs=jobs)
+    # the reader processes start first: their imports overlap with this process's own (workers.py)
+    with contextlib.ExitStack() as stack:
+        pool = early_pool(paths, jobs)
+        if pool is not None:
+            stack.enter_context(pool)
+        result = _ingest(paths, profile, append, out, jobs, pool, _progress_enabled(fmt.value, output))
     result.store.save(out)
     if dataset is not None:
+        from finintel.formats.tabular import write_dataset
+
         write_dataset(result.store.tables, dataset)
     if graphml is not None or gexf is not None:
+        from finintel.graph import build_graph, write_graph
+
         g = build_graph(result.store)
         for target in (graphml, gexf):
             if target is not None:
                 write_graph(g, target)
+    from finintel.render import ingest as render
+
     if fmt is OutFormat.json:
         _write_output(render.to_json(result, out), output)
     else:
@@ -264,6 +268,27 @@ def ingest(
         raise typer.Exit(int(ExitCode.USAGE))
     warned = strict and any(p.severity is not Severity.INFO for p in result.problems)
     raise typer.Exit(int(ExitCode.FINDINGS if result.rejected_total or warned else ExitCode.OK))
+
+
+def _ingest(
+    paths: list[str],
+    profile: Path | None,
+    append: bool,
+    out: Path,
+    jobs: int | None,
+    pool: ProcessPoolExecutor | None,
+    progress: bool,
+) -> IngestResult:
+    from finintel.ingest import ingest as run_ingest
+
+    prof = load_profile(profile)
+    base = out if append and (out / "store.json").is_file() else None
+    if not progress:
+        return run_ingest(paths, prof, base=base, jobs=jobs, pool=pool)
+    with _stderr().status("reading…") as status:
+        return run_ingest(
+            paths, prof, progress=lambda item: status.update(f"reading {item.path}"), base=base, jobs=jobs, pool=pool
+        )
 
 
 class SynthFormat(StrEnum):
