@@ -17,6 +17,7 @@ from finintel.errors import StoreError
 from finintel.graph import build_graph, write_graph
 from finintel.ingest import _merge_entities, ingest
 from finintel.resolve import _strength, account_key, organization_keys, person_keys, resolve_parties
+from finintel.scan import scan
 from finintel.store import MENTION_CODES, TX_CODES, Store, null_columns
 
 
@@ -204,6 +205,53 @@ def test_store_roundtrip_and_atomic_replace(sample, tmp_path: Path) -> None:
     assert all(loaded.transactions[c].null_count() == loaded.transactions.height for c in empty)
     sample.store.save(target)  # replace in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no temp folders left behind
+
+
+def test_a_store_loaded_with_some_columns_reads_the_rest_when_asked(sample, tmp_path: Path) -> None:
+    """Store.load(columns=...) reads only those columns of a table (an all-null one among them is a null column);
+    asking for them reads nothing more, asking for the whole table reads the rest, and the table is then the one a
+    full load gives. Saving such a store writes whole tables."""
+    target = tmp_path / "store"
+    sample.store.save(target)
+    full = Store.load(target)
+    wanted = ["transaction_id", "timestamp", "comments", "amount"]  # (comments: no value in the sample)
+    some = Store.load(target, columns={"transactions": wanted})
+    assert some.tables["transactions"].columns == ["transaction_id", "timestamp", "amount", "comments"]  # schema order
+    assert some.height("transactions") == full.transactions.height
+    assert some.columns("transactions", ["amount", "comments"]).equals(full.transactions.select("amount", "comments"))
+    assert "transactions" in some.deferred  # nothing more was read
+    assert some.parties.equals(full.parties)  # the other tables are whole
+    assert some.columns("transactions", ["description", "transaction_id"]).equals(
+        full.transactions.select("description", "transaction_id")
+    )
+    assert some.deferred == {} and some.transactions.equals(full.transactions)
+    again = Store.load(target, columns={"transactions": ["transaction_id"]})
+    assert again.transactions.equals(full.transactions)
+    resaved = Store.load(target, columns={"transactions": ["transaction_id"]})
+    resaved.save(tmp_path / "copy")
+    assert pl.read_parquet(tmp_path / "copy" / "transactions.parquet").equals(
+        pl.read_parquet(target / "transactions.parquet")
+    )
+    with pytest.raises(ValueError, match="no such column of transactions: nope"):
+        Store.load(target, columns={"transactions": ["nope"]})
+    gone = Store.load(target, columns={"transactions": ["transaction_id"]})
+    (target / "transactions.parquet").write_bytes(b"not parquet")
+    with pytest.raises(StoreError, match="table transactions unreadable"):
+        gone.table("transactions")
+
+
+def test_a_scan_of_a_store_writes_whole_transactions_into_bundles(sample, cli, tmp_path: Path) -> None:
+    """scan loads a store's transaction columns the detectors read; a bundle still gets every column."""
+    sample.store.save(tmp_path / "store")
+    assert "transactions" in scan([tmp_path / "store"]).store.deferred  # findings alone read no more
+    cli("scan", tmp_path / "store", "--bundles", tmp_path / "b", "-f", "json", "-o", tmp_path / "f.json", code=None)
+    bundles = sorted((tmp_path / "b").glob("*/transactions.parquet"))
+    assert bundles
+    stored = pl.read_parquet(tmp_path / "store" / "transactions.parquet")
+    for path in bundles:
+        got = pl.read_parquet(path)
+        assert got.columns == stored.columns
+        assert got.equals(stored.filter(pl.col("transaction_id").is_in(got["transaction_id"].implode())))
 
 
 def test_store_written_with_text_codes_loads_as_categoricals(sample, tmp_path: Path) -> None:

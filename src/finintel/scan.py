@@ -12,7 +12,7 @@ from typing import Any
 
 from finintel import __version__
 from finintel.codes import Profile
-from finintel.detect.base import Context, Finding, Reference
+from finintel.detect.base import TRANSACTION_COLUMNS, Context, Finding, Reference
 from finintel.ingest import discover, ingest
 from finintel.rules.engine import run_rules
 from finintel.rules.spec import SEVERITY_RANK, Rule, load_rules, pack_hash
@@ -36,7 +36,7 @@ class ScanResult:
             "by_typology": dict(sorted(by_typology.items())),
             "by_severity": {s: by_severity.get(s, 0) for s in ("critical", "high", "medium", "low")},
             "consolidated": self.consolidated,
-            "transactions_scanned": self.store.transactions.height,
+            "transactions_scanned": self.store.height("transactions"),
             "rules": len([r for r in self.rules if r.spec.enabled]),
             "rule_pack_sha256": pack_hash(self.rules),
             "finintel_version": __version__,
@@ -58,7 +58,8 @@ def load_inputs(paths: Iterable[str | Path], profile: Profile | None = None) -> 
     paths = list(paths)
     items = discover(paths)
     if len(items) == 1 and items[0].kind == "store":
-        return Store.load(items[0].path)
+        # the detectors' columns now, the others if cases or bundles ask for them (10M transactions: 0.65 GB less)
+        return Store.load(items[0].path, columns={"transactions": TRANSACTION_COLUMNS})
     return ingest(paths, profile).store
 
 

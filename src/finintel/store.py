@@ -20,7 +20,7 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Container
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -200,6 +200,22 @@ def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(cols)
 
 
+def conform_some(table: str, frame: pl.DataFrame, columns: Sequence[str], height: int) -> pl.DataFrame:
+    """:func:`conform` for some of a table's ``height`` rows' columns: these (in the schema's order), ``frame``'s cast
+    to the table schema, the others as nulls (constant columns, as in :func:`conform`)."""
+    have = frame.schema
+    out = []
+    for name, dtype in SCHEMAS[table].items():
+        if name in columns:
+            if name not in have:
+                out.append(pl.lit(None, dtype=dtype).alias(name))
+            else:
+                out.append(pl.col(name) if have[name] == dtype else pl.col(name).cast(dtype, strict=True))
+    if not frame.width:  # (literals alone would give one row)
+        frame = pl.DataFrame({"_": pl.repeat(None, height, dtype=pl.Boolean, eager=True)})
+    return frame.select(out)
+
+
 def frame_from_rows(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
     if not rows:
         return empty_frame(table)
@@ -236,32 +252,62 @@ class Store:
 
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: tables loaded with some of their columns only (:meth:`load`'s ``columns``): table -> its Parquet file, from
+    #: which the rest is read when the whole table is first asked for
+    deferred: dict[str, Path] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name in SCHEMAS:
             if name not in self.tables:
                 self.tables[name] = empty_frame(name)
 
-    # convenient accessors
+    # convenient accessors (whole tables)
     @property
     def parties(self) -> pl.DataFrame:
-        return self.tables["parties"]
+        return self.table("parties")
 
     @property
     def accounts(self) -> pl.DataFrame:
-        return self.tables["accounts"]
+        return self.table("accounts")
 
     @property
     def transactions(self) -> pl.DataFrame:
-        return self.tables["transactions"]
+        return self.table("transactions")
 
     @property
     def relations(self) -> pl.DataFrame:
-        return self.tables["relations"]
+        return self.table("relations")
 
     @property
     def reports(self) -> pl.DataFrame:
-        return self.tables["reports"]
+        return self.table("reports")
+
+    def table(self, name: str) -> pl.DataFrame:
+        """The whole table: a table loaded with some of its columns gets the rest from its file now."""
+        path = self.deferred.pop(name, None)
+        if path is not None:
+            have = self.tables[name]
+            try:
+                rest = [c for c in _columns_with_values(path) if c not in have.columns]
+                more = pl.read_parquet(path, columns=rest)
+            except Exception as exc:  # polars/arrow raise many types for corrupt files
+                raise StoreError(f"table {name} unreadable: {exc}", file=str(path)) from None
+            if rest and more.height != have.height:
+                raise StoreError(f"table {name} changed since the store was loaded", file=str(path))
+            self.tables[name] = conform(name, pl.concat([have, more], how="horizontal") if rest else have)
+        return self.tables[name]
+
+    def columns(self, name: str, columns: list[str]) -> pl.DataFrame:
+        """These columns of a table, in this order, without reading the table's other columns if they were left
+        out when it was loaded."""
+        frame = self.tables[name]
+        if not all(c in frame.columns for c in columns):
+            frame = self.table(name)
+        return frame.select(columns)
+
+    def height(self, name: str) -> int:
+        """A table's rows (a table loaded with some of its columns has them all)."""
+        return self.tables[name].height
 
     def counts(self) -> dict[str, int]:
         return {name: frame.height for name, frame in self.tables.items()}
@@ -272,6 +318,8 @@ class Store:
         """Write atomically: a temporary sibling folder renamed into place; the old store survives a crash.
 
         ``csv_tables`` are also written as CSV for people to read (lists joined with ``|``)."""
+        for name in list(self.deferred):
+            self.table(name)
         path = Path(path)
         parent = path.resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
@@ -301,7 +349,12 @@ class Store:
             raise
 
     @classmethod
-    def load(cls, path: Path, tables: tuple[str, ...] | None = None) -> Store:
+    def load(
+        cls, path: Path, tables: tuple[str, ...] | None = None, columns: Mapping[str, Sequence[str]] | None = None
+    ) -> Store:
+        """The store at ``path`` (``tables``: only these). ``columns``: per table, the only columns to read now (the
+        scan's, say); the table's other columns are read from its file when the whole table is first asked for
+        (:meth:`table`; :meth:`columns` reads no more than it is asked for)."""
         path = Path(path)
         meta_file = path / "store.json"
         if not meta_file.is_file():
@@ -317,17 +370,29 @@ class Store:
                 file=str(path),
             )
         frames: dict[str, pl.DataFrame] = {}
+        deferred: dict[str, Path] = {}
+        for name, names in (columns or {}).items():
+            unknown = [c for c in names if c not in SCHEMAS[name]]
+            if unknown:
+                raise ValueError(f"no such column of {name}: {', '.join(unknown)}")
         for name in tables or tuple(SCHEMAS):
             f = path / f"{name}.parquet"
             if not f.is_file():
                 raise StoreError(f"table {name} missing", file=str(path))
+            wanted = (columns or {}).get(name)
             try:
                 # a column of nulls read from Parquet costs 16 bytes a row (string views); left out, conform()
                 # gives it back as a constant column that takes no memory (10M transactions: 1.3 GB less)
-                frames[name] = conform(name, pl.read_parquet(f, columns=columns_with_values(f)))
+                if wanted is None:
+                    frames[name] = conform(name, pl.read_parquet(f, columns=columns_with_values(f)))
+                else:
+                    read = [c for c in wanted if c in _columns_with_values(f)]
+                    rows = pq.read_metadata(f).num_rows
+                    frames[name] = conform_some(name, pl.read_parquet(f, columns=read), wanted, rows)
+                    deferred[name] = f
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
-        return cls(tables=frames, meta=meta)
+        return cls(tables=frames, meta=meta, deferred=deferred)
 
 
 def in_time_order(tx: pl.DataFrame) -> bool:
@@ -351,6 +416,11 @@ def null_columns(meta: pq.FileMetaData) -> set[str]:
             full = stats is not None and stats.has_null_count and stats.null_count == group.num_rows
             all_null[column.path_in_schema] = all_null.get(column.path_in_schema, True) and full
     return {name for name, yes in all_null.items() if yes}
+
+
+def _columns_with_values(path: Path) -> list[str]:
+    """Every column of a Parquet file that holds a value (:func:`columns_with_values`, spelt out)."""
+    return columns_with_values(path) or list(pl.read_parquet_schema(path))
 
 
 def columns_with_values(path: Path, skippable: Container[str] | None = None) -> list[str] | None:

@@ -26,6 +26,27 @@ from finintel.store import Store, in_time_order
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
+#: the transaction columns :attr:`Context.flows` is built from
+_FLOW_COLUMNS = (
+    "transaction_id",
+    "timestamp",
+    "amount",
+    "currency",
+    "amount_local",
+    "currency_local",
+    "from_account_id",
+    "from_party_id",
+    "from_country",
+    "to_account_id",
+    "to_party_id",
+    "to_country",
+    "mirror_of",
+)
+#: the transaction columns detectors read (the flows', and the transaction codes of :meth:`Context.flow_details`):
+#: a scan of a store loads only these (``Store.load(columns=...)``), the rest (numbers, descriptions, source files
+#: and lines...) when cases or bundles ask for them
+TRANSACTION_COLUMNS = (*_FLOW_COLUMNS, "transmode_code", "from_funds_code", "to_funds_code")
+
 #: which end of a flow :meth:`Context.touching` looks at
 Side = Literal["src", "dst", "either"]
 
@@ -133,7 +154,7 @@ class Context:
         of a column costs 10M rows x 16+ bytes at scale; :meth:`flow_details` has the rest for the few that ask."""
         # lazy: only these columns are filtered and sorted, not a copy of the whole transaction table; a store
         # is kept in time order by ingest, so the sort is usually skipped (10M: 1.2 s)
-        tx = self.store.transactions
+        tx = self.store.columns("transactions", list(_FLOW_COLUMNS))
         flows = (
             tx.lazy()
             .filter(pl.col("mirror_of").is_null())
@@ -196,8 +217,11 @@ class Context:
     def flow_details(self, flows: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
         """``flows`` (rows of :attr:`flows`) whose transaction matches ``where``, with the transaction's own from/to
         accounts and parties, transmode and funds codes; in the order of ``flows``."""
+        # (a detector's condition may name any transaction column: a store loaded for a scan reads it then)
+        wanted = list(dict.fromkeys([*TRANSACTION_COLUMNS, *where.meta.root_names()]))
         details = (
-            self.store.transactions.lazy()
+            self.store.columns("transactions", wanted)
+            .lazy()
             .filter(where)
             .select(
                 "transaction_id",
@@ -216,7 +240,8 @@ class Context:
     def tx_index(self, ids: Iterable[str]) -> dict[str, tuple[dt.datetime, float, str]]:
         """transaction id -> (timestamp, local amount, currency) for the given ids, to assemble findings."""
         wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
-        tx = self.store.transactions.filter(pl.col("transaction_id").is_in(wanted.implode())).select(
+        tx = self.store.columns("transactions", list(TRANSACTION_COLUMNS))
+        tx = tx.filter(pl.col("transaction_id").is_in(wanted.implode())).select(
             "transaction_id",
             "timestamp",
             pl.coalesce("amount_local", "amount").cast(pl.Float64),
