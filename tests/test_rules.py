@@ -270,3 +270,41 @@ def test_findings_are_sorted_by_severity_then_score() -> None:
     result = scan([SAMPLE / "synth" / "tabular"], wallet_labels=[SAMPLE / "synth" / "wallet_labels.csv"])
     keys = [(("low", "medium", "high", "critical").index(f.severity), f.score) for f in result.findings]
     assert len(keys) >= 12 and keys == sorted(keys, key=lambda k: (-k[0], -k[1]))
+
+
+@st.composite
+def background_with_gather_scatter(draw: st.DrawFn) -> tuple[list[dict], list[str]]:
+    """Random background flows, and a hub that collects from 4-7 sources within two days and then pays 81-99% of it
+    to 4-7 others within two more days."""
+    rows = draw(background_with_cycle())[0]
+    rows = [r for r in rows if r["transaction_id"].startswith("b")]
+    start = draw(st.integers(0, 24 * 20))
+    ins = draw(st.lists(st.tuples(st.integers(0, 48), st.floats(5_000, 50_000)), min_size=4, max_size=7))
+    last_in = start + max(h for h, _ in ins)
+    outs = draw(st.lists(st.tuples(st.integers(1, 48), st.floats(1, 2)), min_size=4, max_size=7))
+    total_out = sum(round(a, 2) for _, a in ins) * draw(st.floats(0.81, 0.99))
+    weights = sum(w for _, w in outs)
+    legs = [(f"g{i}", start + h, round(a, 2), f"S{i}", "H") for i, (h, a) in enumerate(ins)]
+    legs += [(f"s{i}", last_in + h, round(total_out * w / weights, 2), "H", f"K{i}") for i, (h, w) in enumerate(outs)]
+    for tid, hours, amount, src, dst in legs:
+        rows.append(
+            {
+                "transaction_id": tid,
+                "timestamp": _ts(hours),
+                "amount": amount,
+                "currency": "EUR",
+                "from_account_id": src,
+                "to_account_id": dst,
+            }
+        )
+    return rows, [leg[0] for leg in legs]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(background_with_gather_scatter())
+def test_a_planted_gather_scatter_is_always_found(case: tuple[list[dict], list[str]]) -> None:
+    rows, ids = case
+    store = Store(tables={"transactions": frame_from_rows("transactions", rows)})
+    rule = next(r for r in load_rules() if r.spec.typology == "gather_scatter")
+    findings = run_rules(Context(store), [rule]).findings
+    assert any(set(ids) <= set(f.transactions) for f in findings), ids
