@@ -198,7 +198,7 @@ class Context:
     def degree_at_most(self, frame: pl.DataFrame, column: str, limit: int) -> pl.Series:
         """A boolean per row of ``frame`` (rows of :attr:`flows`): whether the node in ``column`` takes part in at
         most ``limit`` flows (prunes hubs: processors, payroll bureaus, exchanges)."""
-        return pl.Series(self.node_counts("either")[frame[column].to_physical().to_numpy()] <= limit)
+        return pl.Series((self.node_counts("either") <= limit)[frame[column].to_physical().to_numpy()])
 
     def one_off(self, candidates: np.ndarray) -> np.ndarray:
         """Of the rows of :attr:`flows` flagged in ``candidates``, those that are the only flow from their ``src``

@@ -88,9 +88,11 @@ def _fan(ctx: Context, p: FanParams, filters: Filters, direction: str) -> list[H
     # copy the flow frame (10M rows at scale)
     hub_codes, other_codes = ctx.flow_codes if direction == "out" else ctx.flow_codes[::-1]
     per_hub = ctx.node_counts(hub)  # also the hub's usual rate below
-    pruned = per_hub[hub_codes] <= p.max_hub_transactions  # conditions on the nodes only, as one_off needs
+    # conditions on the nodes only, as one_off needs; each a table of flags by node code, looked up per flow (a
+    # byte a flow, where the counts themselves would be eight)
+    pruned = (per_hub <= p.max_hub_transactions)[hub_codes]
     if p.max_counterparty_transactions is not None:
-        pruned &= ctx.node_counts("either")[other_codes] <= p.max_counterparty_transactions
+        pruned &= (ctx.node_counts("either") <= p.max_counterparty_transactions)[other_codes]
     f = ctx.flows_for(
         filters,
         pl.col("amount") >= p.min_each if p.min_each else None,
