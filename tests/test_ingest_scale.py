@@ -15,6 +15,7 @@ from lxml import etree
 import finintel.ingest as ingest_module
 from conftest import FROM_ACCOUNT, NOW, SAMPLE, report, transaction
 from finintel import workers
+from finintel.errors import InputError
 from finintel.formats.goaml.reader import GoamlReader, PartyUnit, ReportUnit, SubtreeMemo, TransactionUnit
 from finintel.ingest import ingest
 
@@ -357,7 +358,11 @@ def test_the_early_estimate_finds_the_goaml_files_discover_finds(tmp_path: Path)
     for paths in ([tmp_path], [tmp_path / "deep", str(tmp_path / "*.xml")], [SYNTH_GOAML, tmp_path / "a.xml"]):
         goaml = [item.path for item in ingest_module.discover(paths) if item.kind == "goaml"]
         assert workers.goaml_inputs(paths) == (len(goaml), sum(p.stat().st_size for p in goaml))
-    assert workers.goaml_inputs([tmp_path / "missing.xml", tmp_path / "missing"]) == (0, 0)
+    missing = [tmp_path / "missing.xml", tmp_path / "missing", str(tmp_path / "none-*.xml")]
+    assert workers.goaml_inputs(missing) == (0, 0)  # what discover refuses counts nothing here
+    for path in missing[1:]:
+        with pytest.raises(InputError):
+            ingest_module.discover([path])
 
 
 def test_an_early_pool_starts_only_for_inputs_that_pay_for_it(monkeypatch: pytest.MonkeyPatch) -> None:

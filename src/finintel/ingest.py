@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import glob
 import hashlib
 import itertools
 import os
@@ -32,7 +31,6 @@ import polars as pl
 
 from finintel import codes
 from finintel.codes import Profile
-from finintel.errors import InputError
 from finintel.formats import tabular
 from finintel.formats.goaml import bigread, colread, fast
 from finintel.formats.goaml.reader import (
@@ -45,6 +43,7 @@ from finintel.formats.goaml.reader import (
     TransactionUnit,
     sha256_file,
 )
+from finintel.inputs import Input, discover
 from finintel.model import Account
 from finintel.problems import Problem, Severity, make_problem
 from finintel.resolve import FrameResolution, resolve_account_frame, resolve_party_frame
@@ -54,12 +53,6 @@ from finintel.workers import PARALLEL_MIN_BYTES, default_jobs, start_pool
 RECORD_KINDS = ("reports", "transactions", "report_parties")
 FLUSH_ROWS = 20_000  # transaction, mention or relation rows held as Python dicts before they become a frame
 _TX_REF_COLUMNS = ("from_account_id", "to_account_id", "from_party_id", "to_party_id", "conductor_party_id")
-
-
-@dataclass(frozen=True, slots=True)
-class Input:
-    path: Path
-    kind: str  # goaml | tabular | store
 
 
 @dataclass
@@ -115,54 +108,6 @@ class IngestResult:
     @property
     def rejected_total(self) -> int:
         return sum(self.counts.rejected.values())
-
-
-def discover(paths: Iterable[str | Path]) -> list[Input]:
-    """Expand files, folders (recursively) and globs into typed inputs, in a stable order."""
-    found: list[Input] = []
-    seen: set[Path] = set()
-
-    def add(path: Path, kind: str) -> None:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            found.append(Input(path, kind))
-
-    def walk(folder: Path) -> None:
-        if (folder / "store.json").is_file():
-            add(folder, "store")
-            return
-        if tabular.is_dataset(folder):
-            add(folder, "tabular")
-            return
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError as exc:
-            raise InputError(f"cannot list folder: {exc.strerror}", file=str(folder)) from None
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                walk(entry)
-            elif entry.suffix.lower() == ".xml":
-                add(entry, "goaml")
-
-    for raw in paths:
-        text = str(raw)
-        candidates = [Path(p) for p in sorted(glob.glob(text))] if glob.has_magic(text) else [Path(text)]
-        if not candidates:
-            raise InputError("no file matches this pattern", file=text)
-        for path in candidates:
-            if path.is_dir():
-                walk(path)
-            elif path.is_file() or path.suffix.lower() == ".xml":
-                if path.suffix.lower() in (".csv", ".parquet") and tabular.is_dataset(path.parent):
-                    add(path.parent, "tabular")
-                else:
-                    add(path, "goaml")
-            else:
-                raise InputError("no such file or folder", file=text)
-    return found
 
 
 def _model_row(model: Any) -> dict[str, Any]:

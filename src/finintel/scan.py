@@ -13,7 +13,8 @@ from typing import Any
 from finintel import __version__
 from finintel.codes import Profile
 from finintel.detect.base import TRANSACTION_COLUMNS, Context, Finding, Reference
-from finintel.ingest import discover, ingest
+from finintel.ingest import ingest
+from finintel.inputs import discover
 from finintel.rules.engine import run_rules
 from finintel.rules.spec import SEVERITY_RANK, Rule, load_rules, pack_hash
 from finintel.store import Store

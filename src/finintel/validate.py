@@ -15,7 +15,7 @@ from finintel.errors import InputError
 from finintel.formats import tabular
 from finintel.formats.goaml import fast
 from finintel.formats.goaml.reader import GoamlReader, RejectedUnit, TransactionUnit
-from finintel.ingest import Input, discover
+from finintel.inputs import Input, discover
 from finintel.problems import FileReport, Severity, ValidationReport, make_problem
 
 

@@ -8,13 +8,14 @@ the two overlap (:func:`early_pool`).
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+
+from finintel.inputs import discover
 
 #: below this many bytes of goAML, worker processes cost more than they save (starting one takes about a second)
 PARALLEL_MIN_BYTES = 32 << 20
@@ -92,41 +93,16 @@ def start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def goaml_inputs(paths: Iterable[str | Path]) -> tuple[int, int]:
-    """How many ``.xml`` files the inputs name and their bytes, looked up the way ``ingest.discover`` finds goAML
-    files (globs, files, folders searched recursively but not into stores or hidden entries), without reading any.
-    An estimate for :func:`early_pool`: what cannot be listed counts nothing (``discover`` reports it)."""
+    """How many goAML files the inputs name and their bytes (``inputs.discover``, leaving out what cannot be found or
+    listed, which ingest then reports), without reading any: what :func:`early_pool` decides on."""
     count = size = 0
-
-    def add(path: Path) -> None:
-        nonlocal count, size
-        try:
-            size += path.stat().st_size
-        except OSError:
-            return
-        count += 1
-
-    def walk(folder: Path) -> None:
-        if (folder / "store.json").is_file():
-            return
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError:
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
+    for item in discover(paths, strict=False):
+        if item.kind == "goaml":
+            try:
+                size += item.path.stat().st_size
+            except OSError:
                 continue
-            if entry.is_dir():
-                walk(entry)
-            elif entry.suffix.lower() == ".xml":
-                add(entry)
-
-    for raw in paths:
-        text = str(raw)
-        for path in [Path(p) for p in sorted(glob.glob(text))] if glob.has_magic(text) else [Path(text)]:
-            if path.is_dir():
-                walk(path)
-            elif path.suffix.lower() == ".xml":
-                add(path)
+            count += 1
     return count, size
 
 

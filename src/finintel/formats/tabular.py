@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from finintel.inputs import find_table_file
 from finintel.problems import Problem, Severity, make_problem
 from finintel.store import DATASET_TABLES, MONEY, SCHEMAS, columns_with_values, conform
 
@@ -94,18 +95,6 @@ def dataset_columns(table: str) -> dict[str, pl.DataType]:
         for k, v in SCHEMAS[table].items()
         if k not in _STORE_ONLY
     }
-
-
-def find_table_file(folder: Path, table: str) -> Path | None:
-    for ext in (".parquet", ".csv"):
-        f = folder / f"{table}{ext}"
-        if f.is_file():
-            return f
-    return None
-
-
-def is_dataset(folder: Path) -> bool:
-    return folder.is_dir() and find_table_file(folder, "transactions") is not None
 
 
 @dataclass
