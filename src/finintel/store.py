@@ -289,12 +289,12 @@ class Store:
             have = self.tables[name]
             try:
                 rest = [c for c in _columns_with_values(path) if c not in have.columns]
-                more = pl.read_parquet(path, columns=rest)
+                more = pl.read_parquet(path, columns=rest) if rest else None
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(path)) from None
-            if rest and more.height != have.height:
+            if more is not None and more.height != have.height:
                 raise StoreError(f"table {name} changed since the store was loaded", file=str(path))
-            self.tables[name] = conform(name, pl.concat([have, more], how="horizontal") if rest else have)
+            self.tables[name] = conform(name, have if more is None else pl.concat([have, more], how="horizontal"))
         return self.tables[name]
 
     def columns(self, name: str, columns: list[str]) -> pl.DataFrame:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from finintel import __version__
-from finintel.codes import load_profile
+from finintel.codes import Profile, load_profile
 from finintel.errors import FinintelError
 from finintel.exitcodes import ExitCode
 from finintel.problems import Severity
@@ -239,12 +239,13 @@ def ingest(
     """
     from finintel.workers import early_pool
 
+    prof = load_profile(profile)  # (a wrong profile is refused before any worker starts)
     # the reader processes start first: their imports overlap with this process's own (workers.py)
     with contextlib.ExitStack() as stack:
         pool = early_pool(paths, jobs)
         if pool is not None:
             stack.enter_context(pool)
-        result = _ingest(paths, profile, append, out, jobs, pool, _progress_enabled(fmt.value, output))
+        result = _ingest(paths, prof, append, out, jobs, pool, _progress_enabled(fmt.value, output))
     result.store.save(out)
     if dataset is not None:
         from finintel.formats.tabular import write_dataset
@@ -272,7 +273,7 @@ def ingest(
 
 def _ingest(
     paths: list[str],
-    profile: Path | None,
+    prof: Profile,
     append: bool,
     out: Path,
     jobs: int | None,
@@ -281,7 +282,6 @@ def _ingest(
 ) -> IngestResult:
     from finintel.ingest import ingest as run_ingest
 
-    prof = load_profile(profile)
     base = out if append and (out / "store.json").is_file() else None
     if not progress:
         return run_ingest(paths, prof, base=base, jobs=jobs, pool=pool)

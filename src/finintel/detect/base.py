@@ -186,11 +186,11 @@ class Context:
         transfer to itself counts twice). Kept per side."""
         counts = self._counts.get(side)
         if counts is None:
-            src, dst = self.flow_codes
-            size = int(max(src.max(), dst.max())) + 1 if len(src) else 0
             if side == "either":
                 counts = self.node_counts("src") + self.node_counts("dst")
             else:
+                src, dst = self.flow_codes  # (both sides' tables as long: the largest code of either, plus one)
+                size = int(max(src.max(), dst.max())) + 1 if len(src) else 0
                 counts = np.bincount(src if side == "src" else dst, minlength=size)
             self._counts[side] = counts
         return counts
@@ -240,7 +240,9 @@ class Context:
     def tx_index(self, ids: Iterable[str]) -> dict[str, tuple[dt.datetime, float, str]]:
         """transaction id -> (timestamp, local amount, currency) for the given ids, to assemble findings."""
         wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
-        tx = self.store.columns("transactions", list(TRANSACTION_COLUMNS))
+        tx = self.store.columns(
+            "transactions", ["transaction_id", "timestamp", "amount_local", "amount", "currency_local", "currency"]
+        )
         tx = tx.filter(pl.col("transaction_id").is_in(wanted.implode())).select(
             "transaction_id",
             "timestamp",
@@ -308,7 +310,7 @@ class Context:
             # the same strings cast to the same categorical dtype give the codes the node columns use (strings new
             # to the mapping are added to it, and then match no flow)
             codes = pl.Series(sorted(key[0]), dtype=pl.String).cast(f.schema["src"]).to_physical().to_numpy()
-            size = max([int(e.max()) for e in ends if len(e)] + codes.tolist() + [0])
+            size = max([int(e.max()) for e in (*ends, codes) if len(e)], default=0)
             flags = np.zeros(size + 1, dtype=bool)
             flags[codes] = True
             found = flags[ends[0]] if len(ends) == 1 else flags[ends[0]] | flags[ends[1]]
