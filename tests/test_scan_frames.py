@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import NOW, SAMPLE
-from finintel.detect.base import Context, Filters, Side, by_node
+from finintel.detect.base import Context, Filters, Reference, Side, by_node
 from finintel.detect.layering import _trim_acyclic
 from finintel.ingest import ingest
 from finintel.store import Store, in_time_order
@@ -143,3 +143,39 @@ def test_one_off_among_candidates_is_a_pair_counted_once(edges: list[tuple[str, 
     candidates = [s in allowed and d in allowed for s, d in edges]
     want = [c and pairs[e] == 1 for c, e in zip(candidates, edges, strict=True)]
     assert ctx.one_off(np.array(candidates, dtype=bool)).tolist() == want
+
+
+def _names_of_every_node(ctx: Context) -> dict[str, str]:
+    """Display names made for every account and party at once, as the context made them before naming only the
+    nodes shown (the reference)."""
+    names = dict(ctx.store.parties.select("party_id", "name").iter_rows())
+    out = {p: n or p for p, n in names.items()}
+    for acc_id, kind, iban, number, address, chain, label, holder in ctx.accounts.select(
+        "account_id", "kind", "iban", "number", "address", "chain", "label", "holder"
+    ).iter_rows():
+        if kind == "wallet":
+            addr = address or number or acc_id
+            addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
+            text = f"{chain or ''} wallet {addr}".strip()
+            if label:
+                text = f"{label} {text}"
+        else:
+            ident = iban or number or acc_id
+            text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
+        who = names.get(holder) if holder else None
+        out[acc_id] = f"{who} ({text})" if who else text
+    return out
+
+
+def test_display_names_made_per_node_are_the_names_made_for_all() -> None:
+    synth = SAMPLE / "synth"
+    ctx = Context(ingest([synth / "goaml"], now=NOW).store, Reference.load([synth / "wallet_labels.csv"]))
+    want = _names_of_every_node(ctx)
+    assert len(want) > 200 and {"bank", "wallet", "vasp"} <= set(ctx.accounts["kind"].to_list())
+    assert ctx.accounts["label"].drop_nulls().len() and ctx.accounts["holder"].drop_nulls().len()
+    for node in sorted(want):
+        assert ctx.display(node) == want[node], node
+    assert ctx.display("no-such-node") == "no-such-node"
+    unnamed = Context(Store(tables={"parties": ctx.store.parties.head(1).with_columns(pl.lit(None).alias("name"))}))
+    party = unnamed.store.parties["party_id"][0]
+    assert unnamed.display(party) == party  # a party without a name shows its id

@@ -118,6 +118,7 @@ class Context:
         self.ref = reference or Reference.load()
         self._touching: dict[tuple[frozenset[str], Side], pl.Series] = {}
         self._counts: dict[Side, np.ndarray] = {}
+        self._shown: dict[str, str] = {}  # display names made so far
 
     @cached_property
     def accounts(self) -> pl.DataFrame:
@@ -336,12 +337,24 @@ class Context:
         return f.filter(*keep) if keep else f
 
     @cached_property
-    def _names(self) -> dict[str, str]:
+    def _display_parts(self) -> tuple[dict[str, str | None], dict[str, int], pl.DataFrame]:
+        """What display names are made of: party names by id, and each account's row (by id) of the accounts' id,
+        kind, IBAN, number, address, chain, label and holder. Names are made only for the nodes shown: the hits
+        show a few thousand accounts, where a 10M store has 230,000 (0.5-0.6 s to name them all)."""
         names = dict(self.store.parties.select("party_id", "name").iter_rows())
-        out: dict[str, str] = dict(names)
-        for acc_id, kind, iban, number, address, chain, label, holder in self.accounts.select(
-            "account_id", "kind", "iban", "number", "address", "chain", "label", "holder"
-        ).iter_rows():
+        acc = self.accounts.select("account_id", "kind", "iban", "number", "address", "chain", "label", "holder")
+        return names, {a: i for i, a in enumerate(acc["account_id"].to_list())}, acc
+
+    def display(self, node: str) -> str:
+        """A short human name for an account or party: holder name and masked number, or the wallet."""
+        if node in self._shown:
+            return self._shown[node]
+        names, rows, acc = self._display_parts
+        at = rows.get(node)
+        if at is None:
+            shown = names.get(node) or node  # (a party without a name: its id)
+        else:
+            acc_id, kind, iban, number, address, chain, label, holder = acc.row(at)
             if kind == "wallet":
                 addr = address or number or acc_id
                 addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
@@ -352,12 +365,9 @@ class Context:
                 ident = iban or number or acc_id
                 text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
             who = names.get(holder) if holder else None
-            out[acc_id] = f"{who} ({text})" if who else text
-        return out
-
-    def display(self, node: str) -> str:
-        """A short human name for an account or party: holder name and masked number, or the wallet."""
-        return self._names.get(node, node)
+            shown = f"{who} ({text})" if who else text
+        self._shown[node] = shown
+        return shown
 
     def parties_of(self, nodes: Iterable[str]) -> list[str]:
         out: list[str] = []
