@@ -1297,8 +1297,7 @@ def ingest(
     """Read every input and return the resolved store with reconciled counts (nothing is written).
 
     With ``base`` (an existing store), its content is kept and re-resolved with the new inputs. goAML files are
-    read by ``jobs`` processes (default: one per CPU), this one and ``jobs`` - 1 workers, when there are enough of
-    them to pay for the workers;
+    read by ``jobs`` worker processes (default: one per CPU) when there are enough of them to pay for the workers;
     the result does not depend on ``jobs``: files are committed in input order. Workers are started the
     ``spawn`` way (polars' threads do not survive ``fork``): a script calling this needs the
     ``if __name__ == "__main__":`` guard, or ``jobs=1``. ``pool``: reader processes started earlier
@@ -1318,11 +1317,9 @@ def ingest(
         sizes = {item.path: _file_size(item.path) for item in goaml}
         if jobs > 1 and len(goaml) > 1 and sum(sizes[item.path] for item in goaml) >= PARALLEL_MIN_BYTES:
             # (the workers hand their batches over through files of a private folder in memory: see _spool)
-            # this process reads too: jobs - 1 workers (see _ingest_batches)
-            workers = min(jobs, len(goaml)) - 1
-            readers = contextlib.nullcontext(pool) if pool is not None else _worker_pool(workers)
+            readers = contextlib.nullcontext(pool) if pool is not None else _worker_pool(min(jobs, len(goaml)))
             with _spool_folder() as spool, readers as running:
-                _ingest_batches(ingestor, inputs, sizes, progress, running, 2 * jobs, spool, workers)
+                _ingest_batches(ingestor, inputs, sizes, progress, running, 2 * jobs, spool)
         else:
             _ingest_batches(ingestor, inputs, sizes, progress, None, 0)
         return ingestor.finish()
@@ -1367,11 +1364,6 @@ def _prefetch(paths: Iterable[Path]) -> None:
             os.close(fd)
 
 
-#: batches the workers hold beyond one each before this process reads the next batch itself (one: a worker never
-#: waits for this process to finish its own batch before it gets its next)
-QUEUED_FOR_WORKERS = 1
-
-
 def _ingest_batches(
     ingestor: Ingestor,
     inputs: list[Input],
@@ -1380,18 +1372,10 @@ def _ingest_batches(
     pool: ProcessPoolExecutor | None,
     ahead: int,
     spool: str | None = None,
-    workers: int = 1,
 ) -> None:
     """Inputs in order; consecutive goAML files go in batches (:data:`BATCH_BYTES`, :data:`BATCH_FILES`), read in
-    this process or by ``pool`` (of ``workers`` processes) with at most ``ahead`` batches in flight, and are
-    committed in input order. The workers hand their reads over through files in ``spool`` (a folder) when it is
-    given (:func:`_spool`).
-
-    With a pool, this process reads a batch itself whenever the workers already have one each and
-    :data:`QUEUED_FOR_WORKERS` more in hand: between committing their batches it has a core's time to spare, its
-    own batches are not pickled and read back, and one worker fewer is started (2 cores, one worker and this
-    process against two workers: 100k goAML 2.77-3.08 -> 2.49 s, 1M 16.9-18.7 -> 16.2-18.0 s, alternated in a slow
-    stretch of this VM; peak 0.1-0.27 GB more)."""
+    this process or by ``pool`` with at most ``ahead`` batches in flight, and are committed in input order. The
+    workers hand their reads over through files in ``spool`` (a folder) when it is given (:func:`_spool`)."""
     pending: deque[Future[list[GoamlRead]] | list[GoamlRead]] = deque()
     batch: list[tuple[Path, str]] = []
     size = 0
@@ -1417,8 +1401,7 @@ def _ingest_batches(
         nonlocal batch, size, sent_bytes
         if not batch:
             return
-        held = sum(1 for job in pending if isinstance(job, Future) and not job.done())  # (the workers')
-        if pool is None or held >= workers + QUEUED_FOR_WORKERS:
+        if pool is None:
             pending.append(read_goaml_files(batch, ingestor.profile, now=ingestor.now, memo=ingestor._memo))
         else:
             sent_bytes += size

@@ -115,4 +115,4 @@ def early_pool(paths: Iterable[str | Path], jobs: int | None = None) -> ProcessP
     count, size = goaml_inputs(paths)
     if jobs < 2 or count < 2 or size < PARALLEL_MIN_BYTES:
         return None
-    return start_pool(min(jobs, count) - 1)  # (the main process reads too: ingest's _ingest_batches)
+    return start_pool(min(jobs, count))
