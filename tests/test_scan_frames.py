@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import NOW, SAMPLE
-from finintel.detect.base import Context, Filters, Reference, Side, by_node
+from finintel.detect.base import Context, Filters, Reference, Side, account_display, by_node
 from finintel.detect.layering import _trim_acyclic
 from finintel.ingest import ingest
 from finintel.store import Store, in_time_order
@@ -147,23 +147,12 @@ def test_one_off_among_candidates_is_a_pair_counted_once(edges: list[tuple[str, 
 
 def _names_of_every_node(ctx: Context) -> dict[str, str]:
     """Display names made for every account and party at once, as the context made them before naming only the
-    nodes shown (the reference)."""
+    nodes shown (the reference for the lookup of a node's row; the text of a row is account_display's)."""
     names = dict(ctx.store.parties.select("party_id", "name").iter_rows())
     out = {p: n or p for p, n in names.items()}
-    for acc_id, kind, iban, number, address, chain, label, holder in ctx.accounts.select(
-        "account_id", "kind", "iban", "number", "address", "chain", "label", "holder"
-    ).iter_rows():
-        if kind == "wallet":
-            addr = address or number or acc_id
-            addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
-            text = f"{chain or ''} wallet {addr}".strip()
-            if label:
-                text = f"{label} {text}"
-        else:
-            ident = iban or number or acc_id
-            text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
-        who = names.get(holder) if holder else None
-        out[acc_id] = f"{who} ({text})" if who else text
+    rows = ctx.accounts.select("account_id", "kind", "iban", "number", "address", "chain", "label", "holder")
+    for row in rows.iter_rows():
+        out[row[0]] = account_display(row, names)
     return out
 
 

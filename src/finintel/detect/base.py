@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -351,21 +351,8 @@ class Context:
             return self._shown[node]
         names, rows, acc = self._display_parts
         at = rows.get(node)
-        if at is None:
-            shown = names.get(node) or node  # (a party without a name: its id)
-        else:
-            acc_id, kind, iban, number, address, chain, label, holder = acc.row(at)
-            if kind == "wallet":
-                addr = address or number or acc_id
-                addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
-                text = f"{chain or ''} wallet {addr}".strip()
-                if label:
-                    text = f"{label} {text}"
-            else:
-                ident = iban or number or acc_id
-                text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
-            who = names.get(holder) if holder else None
-            shown = f"{who} ({text})" if who else text
+        # a party shows its name (or its id, without one)
+        shown = (names.get(node) or node) if at is None else account_display(acc.row(at), names)
         self._shown[node] = shown
         return shown
 
@@ -376,6 +363,23 @@ class Context:
             if p is not None and p not in out:
                 out.append(p)
         return out
+
+
+def account_display(row: tuple[Any, ...], names: Mapping[str, str | None]) -> str:
+    """An account's display name from its (id, kind, IBAN, number, address, chain, label, holder) and the parties'
+    names: the holder's name and the masked number, or the wallet (chain, shortened address, label)."""
+    acc_id, kind, iban, number, address, chain, label, holder = row
+    if kind == "wallet":
+        addr = address or number or acc_id
+        addr = f"{addr[:8]}…{addr[-4:]}" if len(addr) > 14 else addr
+        text = f"{chain or ''} wallet {addr}".strip()
+        if label:
+            text = f"{label} {text}"
+    else:
+        ident = iban or number or acc_id
+        text = f"account …{ident[-4:]}" if len(ident) > 8 else f"account {ident}"
+    who = names.get(holder) if holder else None
+    return f"{who} ({text})" if who else text
 
 
 @dataclass
