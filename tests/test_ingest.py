@@ -225,6 +225,9 @@ def test_a_store_loaded_with_some_columns_reads_the_rest_when_asked(sample, tmp_
         full.transactions.select("description", "transaction_id")
     )
     assert some.deferred == {} and some.transactions.equals(full.transactions)
+    empty = Store.load(target, columns={"transactions": ["comments"]})  # a column without a value, and no other
+    assert empty.height("transactions") == full.transactions.height
+    assert empty.columns("transactions", ["comments"]).equals(full.transactions.select("comments"))
     again = Store.load(target, columns={"transactions": ["transaction_id"]})
     assert again.transactions.equals(full.transactions)
     resaved = Store.load(target, columns={"transactions": ["transaction_id"]})

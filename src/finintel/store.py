@@ -20,7 +20,7 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -185,35 +185,27 @@ def empty_frame(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMAS[table])
 
 
-def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Add missing columns as nulls, cast to the table schema, order columns as the schema does."""
-    schema = SCHEMAS[table]
-    if frame.width == 0:  # selecting only literals would give one row, not zero
-        return empty_frame(table)
-    cols = []
+def conform(
+    table: str, frame: pl.DataFrame, columns: Collection[str] | None = None, height: int | None = None
+) -> pl.DataFrame:
+    """Add missing columns as nulls, cast to the table schema, order columns as the schema does. ``columns``: only
+    these of the table's columns (a table read with some of them); ``height``: its rows, when ``frame`` holds none
+    of those columns (read with none: every one wanted holds only nulls)."""
     have = frame.schema
-    for name, dtype in schema.items():
+    cols = []
+    for name, dtype in SCHEMAS[table].items():
+        if columns is not None and name not in columns:
+            continue
         if name in have:  # a cast to the type a column already has can still copy it (string views): skipped
             cols.append(pl.col(name) if have[name] == dtype else pl.col(name).cast(dtype, strict=True))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
+    if not any(name in have for name in (SCHEMAS[table] if columns is None else columns)):
+        # selecting only literals would give one row: added to a frame of the right height instead
+        rows = frame.height if height is None else height
+        carrier = pl.DataFrame({"_": pl.repeat(None, rows, dtype=pl.Boolean, eager=True)})
+        return carrier.with_columns(cols).drop("_")
     return frame.select(cols)
-
-
-def conform_some(table: str, frame: pl.DataFrame, columns: Sequence[str], height: int) -> pl.DataFrame:
-    """:func:`conform` for some of a table's ``height`` rows' columns: these (in the schema's order), ``frame``'s cast
-    to the table schema, the others as nulls (constant columns, as in :func:`conform`)."""
-    have = frame.schema
-    out = []
-    for name, dtype in SCHEMAS[table].items():
-        if name in columns:
-            if name not in have:
-                out.append(pl.lit(None, dtype=dtype).alias(name))
-            else:
-                out.append(pl.col(name) if have[name] == dtype else pl.col(name).cast(dtype, strict=True))
-    if not frame.width:  # (literals alone would give one row)
-        frame = pl.DataFrame({"_": pl.repeat(None, height, dtype=pl.Boolean, eager=True)})
-    return frame.select(out)
 
 
 def frame_from_rows(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -288,7 +280,7 @@ class Store:
         if path is not None:
             have = self.tables[name]
             try:
-                rest = [c for c in _columns_with_values(path) if c not in have.columns]
+                rest = [c for c in _value_columns(pq.read_metadata(path)) if c not in have.columns]
                 more = pl.read_parquet(path, columns=rest) if rest else None
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(path)) from None
@@ -386,9 +378,9 @@ class Store:
                 if wanted is None:
                     frames[name] = conform(name, pl.read_parquet(f, columns=columns_with_values(f)))
                 else:
-                    read = [c for c in wanted if c in _columns_with_values(f)]
-                    rows = pq.read_metadata(f).num_rows
-                    frames[name] = conform_some(name, pl.read_parquet(f, columns=read), wanted, rows)
+                    described = pq.read_metadata(f)
+                    read = [c for c in wanted if c in _value_columns(described)]
+                    frames[name] = conform(name, pl.read_parquet(f, columns=read), wanted, described.num_rows)
                     deferred[name] = f
             except Exception as exc:  # polars/arrow raise many types for corrupt files
                 raise StoreError(f"table {name} unreadable: {exc}", file=str(f)) from None
@@ -418,9 +410,10 @@ def null_columns(meta: pq.FileMetaData) -> set[str]:
     return {name for name, yes in all_null.items() if yes}
 
 
-def _columns_with_values(path: Path) -> list[str]:
-    """Every column of a Parquet file that holds a value (:func:`columns_with_values`, spelt out)."""
-    return columns_with_values(path) or list(pl.read_parquet_schema(path))
+def _value_columns(meta: pq.FileMetaData) -> list[str]:
+    """Every column of a Parquet file that holds a value, from its metadata (:func:`null_columns`)."""
+    empty = null_columns(meta)
+    return [c for c in meta.schema.to_arrow_schema().names if c not in empty]
 
 
 def columns_with_values(path: Path, skippable: Container[str] | None = None) -> list[str] | None:
