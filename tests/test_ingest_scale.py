@@ -192,7 +192,7 @@ def test_workers_start_with_their_environment(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("_RJEM_MALLOC_CONF", workers.POLARS_JEMALLOC_CONF)  # as `import polars` leaves it
     before = dict(os.environ)
-    with ingest_module._worker_pool(1) as pool:
+    with workers.start_pool(1) as pool:
         seen = pool.submit(_environment, names).result()
     jemalloc = seen.pop("_RJEM_MALLOC_CONF")
     assert seen == {
@@ -394,7 +394,7 @@ def test_the_command_line_reads_with_the_early_pool(cli, monkeypatch: pytest.Mon
     def no_new_pool(n: int):
         raise AssertionError("ingest started readers of its own")
 
-    monkeypatch.setattr(ingest_module, "_worker_pool", no_new_pool)
+    monkeypatch.setattr(ingest_module, "start_pool", no_new_pool)
     cli("ingest", SYNTH_GOAML, "--out", tmp_path / "two", "--jobs", "2", "-f", "json")
     assert started == [2]
     for name in ("transactions", "parties", "accounts", "party_mentions", "account_mentions", "relations"):

@@ -1317,7 +1317,8 @@ def ingest(
         sizes = {item.path: _file_size(item.path) for item in goaml}
         if jobs > 1 and len(goaml) > 1 and sum(sizes[item.path] for item in goaml) >= PARALLEL_MIN_BYTES:
             # (the workers hand their batches over through files of a private folder in memory: see _spool)
-            readers = contextlib.nullcontext(pool) if pool is not None else _worker_pool(min(jobs, len(goaml)))
+            # (a pool is a context: shut down at the end of the block; one given is the caller's to shut down)
+            readers = contextlib.nullcontext(pool) if pool is not None else start_pool(min(jobs, len(goaml)))
             with _spool_folder() as spool, readers as running:
                 _ingest_batches(ingestor, inputs, sizes, progress, running, 2 * jobs, spool)
         else:
@@ -1326,13 +1327,6 @@ def ingest(
     finally:
         if collecting:
             gc.enable()
-
-
-@contextlib.contextmanager
-def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Reader processes started now (:func:`finintel.workers.start_pool`), shut down afterwards."""
-    with start_pool(workers) as pool:
-        yield pool
 
 
 def _file_size(path: Path) -> int:
