@@ -306,11 +306,12 @@ class Context:
         key = (frozenset(nodes), side)
         hit = self._touching.get(key)
         if hit is None:
-            f = self.flows
-            ends = [f[c].to_physical().to_numpy() for c in (("src", "dst") if side == "either" else (side,))]
+            src, dst = self.flow_codes
+            ends = {"src": [src], "dst": [dst], "either": [src, dst]}[side]
             # the same strings cast to the same categorical dtype give the codes the node columns use (strings new
             # to the mapping are added to it, and then match no flow)
-            codes = pl.Series(sorted(key[0]), dtype=pl.String).cast(f.schema["src"]).to_physical().to_numpy()
+            dtype = self.flows.schema["src"]
+            codes = pl.Series(sorted(key[0]), dtype=pl.String).cast(dtype).to_physical().to_numpy()
             size = max([int(e.max()) for e in (*ends, codes) if len(e)], default=0)
             flags = np.zeros(size + 1, dtype=bool)
             flags[codes] = True
